@@ -1,0 +1,72 @@
+"""JSON request bodies: orjson decode, pydantic validation, and OpenAI-style 400s naming the parameter."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from app.errors import InvalidRequest
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+async def parse_body(request: Request, model: type[Model]) -> Model:
+    raw = await request.body()
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest(
+            "We could not parse the JSON body of your request. The body must be a JSON object.",
+            code="invalid_json",
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def validation_error(exc: ValidationError) -> InvalidRequest:
+    first = exc.errors(include_url=False)[0]
+    param = param_name(first["loc"])
+    return InvalidRequest(_message(first, param), param=param or None, code=_code(first))
+
+
+def param_name(loc: tuple[int | str, ...]) -> str:
+    """('messages', 0, 'content') -> 'messages[0].content'; union branch names are dropped."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _is_branch_label(part):
+            continue
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _is_branch_label(part: str) -> bool:
+    # pydantic names union members in locations, e.g. 'list[ContentPart]' or 'str'
+    return "[" in part or part in {"str", "int", "float", "bool", "list", "dict", "function-after"}
+
+
+def _message(error: ErrorDetails, param: str) -> str:
+    if error["type"] == "missing":
+        return f"Missing required parameter: '{param}'."
+    detail: Any = error["msg"]
+    return f"Invalid value for '{param}': {detail}." if param else f"Invalid request: {detail}."
+
+
+def _code(error: ErrorDetails) -> str:
+    return "missing_required_parameter" if error["type"] == "missing" else "invalid_value"
+
+
+def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` documenting a body that the handler parses itself."""
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}

@@ -1,0 +1,67 @@
+"""Every error leaves the proxy as an OpenAI error body with the right status, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from app.api.respond import json_response
+from app.auth import bearer_token
+from app.errors import InternalError, InvalidRequest, NotFound, ProxyError
+
+log = logging.getLogger("workers_ai_proxy")
+REDACTED = "[redacted]"
+
+
+def install_error_handlers(app: FastAPI, secrets: tuple[str, ...]) -> None:
+    async def on_proxy_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ProxyError)
+        return render(exc, request, secrets)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        return render(InvalidRequest(f"Invalid request: {first['msg']}."), request, secrets)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        path = f"{request.method} {request.url.path}"
+        error: ProxyError
+        if exc.status_code == 404:
+            error = NotFound(f"Invalid URL ({path})", code=None)
+        elif exc.status_code == 405:
+            error = InvalidRequest(f"Method not allowed ({path})", status=405, code=None)
+        else:
+            error = InvalidRequest(str(exc.detail), status=exc.status_code, code=None)
+        return render(error, request, secrets, exc.headers)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+        return render(InternalError("The proxy failed to handle this request."), request, secrets)
+
+    app.add_exception_handler(ProxyError, on_proxy_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def render(
+    error: ProxyError, request: Request, secrets: tuple[str, ...], extra_headers: Mapping[str, str] | None = None
+) -> Response:
+    body = error.body()
+    body["error"]["message"] = redact(error.message, request, secrets)
+    headers = {**(extra_headers or {}), **error.headers}
+    return json_response(body, status=error.http_status, headers=headers or None)
+
+
+def redact(message: str, request: Request, secrets: tuple[str, ...]) -> str:
+    """Upstream messages are relayed; make sure no token rides along with them."""
+    presented = bearer_token(request.headers.get("authorization"))
+    for secret in (*secrets, presented):
+        if secret and secret in message:
+            message = message.replace(secret, REDACTED)
+    return message

@@ -1,0 +1,27 @@
+"""What the routers need from the running app, built once in the lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from app.auth import ClientAuth
+from app.proxy import Proxy
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    proxy: Proxy
+    auth: ClientAuth
+    emulated: bool
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def upstream_token(request: Request) -> str:
+    """Authenticate the client; return the Cloudflare token its request travels with."""
+    return services(request).auth.upstream_token(request.headers.get("authorization"))

@@ -1,0 +1,66 @@
+"""Model names -> Route: aliases, id validation, and what the proxy knows of each model up front."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from app.errors import InvalidRequest, ModelNotFound
+
+# Workers AI ids: `@cf/<author>/<name>` or `@hf/<author>/<name>`. Only these characters may reach an
+# upstream URL; anything else (`..`, `%2F`, `?`, `#`, spaces, controls) is refused before any call.
+MODEL_ID = re.compile(r"@(?:cf|hf)/[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*){1,2}")
+EXAMPLE_CHAT_MODEL = "@cf/meta/llama-3.1-8b-instruct"
+DEFAULT_EMBEDDING_BATCH = 100  # `text` maxItems in every Workers AI embedding schema
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingModel:
+    dimensions: int
+    max_batch: int = DEFAULT_EMBEDDING_BATCH
+
+
+# Output sizes from the Workers AI model pages (bge-*-en), model cards otherwise (see the wire spec).
+EMBEDDING_MODELS: Mapping[str, EmbeddingModel] = {
+    "@cf/baai/bge-small-en-v1.5": EmbeddingModel(384),
+    "@cf/baai/bge-base-en-v1.5": EmbeddingModel(768),
+    "@cf/baai/bge-large-en-v1.5": EmbeddingModel(1024),
+    "@cf/baai/bge-m3": EmbeddingModel(1024),
+    "@cf/google/embeddinggemma-300m": EmbeddingModel(768),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What a requested model name resolves to."""
+
+    requested: str  # as the client wrote it; replies echo it back
+    model_id: str  # the Workers AI id sent upstream
+    dialect: str = "native"
+
+
+class Catalog:
+    def __init__(self, aliases: Mapping[str, str]) -> None:
+        self._aliases = dict(aliases)
+
+    def resolve(self, name: str) -> Route:
+        model_id = self._aliases.get(name, name)
+        if MODEL_ID.fullmatch(model_id) and ".." not in model_id:
+            return Route(requested=name, model_id=model_id)
+        if model_id.startswith(("@cf/", "@hf/")):
+            raise InvalidRequest(
+                f"Invalid model id {model_id!r}: Workers AI ids use only letters, digits, '.', '_', '-' "
+                "and '/' separators.",
+                param="model",
+                code="invalid_value",
+            )
+        raise ModelNotFound(
+            f"The model {name!r} does not exist. Use a Workers AI model id such as {EXAMPLE_CHAT_MODEL} "
+            "or an alias configured in PROXY_MODEL_ALIASES.",
+            param="model",
+        )
+
+    @staticmethod
+    def embedding_model(model_id: str) -> EmbeddingModel | None:
+        return EMBEDDING_MODELS.get(model_id)

@@ -1,0 +1,13 @@
+"""Pure translation between the OpenAI protocol and each upstream dialect: no I/O here.
+
+A dialect is one folder exposing a `DIALECT` object; `REGISTRY` is the one line to add per dialect.
+"""
+
+from __future__ import annotations
+
+from app.dialects.base import Dialect
+from app.dialects.native import DIALECT as NATIVE
+
+REGISTRY: dict[str, Dialect] = {NATIVE.name: NATIVE}
+
+__all__ = ["REGISTRY", "Dialect"]

@@ -1,0 +1,46 @@
+"""The `native` dialect: Workers AI's own `/ai/run/{model}` bodies inside the v4 `{"result": ...}` envelope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.catalog import Route
+from app.dialects.context import ChatContext
+from app.dialects.native import chat, embeddings, errors
+from app.dialects.native.chat_stream import NativeChatStream
+from app.errors import ProxyError
+from app.protocol.chat import ChatCompletion, ChatCompletionRequest
+from app.streaming import ChunkEncoder
+
+
+@dataclass(frozen=True, slots=True)
+class NativeDialect:
+    name: str = "native"
+
+    def chat_path(self, model_id: str) -> str:
+        return f"run/{model_id}"
+
+    def build_chat(self, request: ChatCompletionRequest, route: Route, max_tokens: int) -> dict[str, Any]:
+        return chat.build_chat(request, route, max_tokens)
+
+    def parse_chat(self, payload: Any, ctx: ChatContext) -> ChatCompletion:
+        return chat.parse_chat(payload, ctx)
+
+    def chat_stream(self, ctx: ChatContext, encoder: ChunkEncoder) -> NativeChatStream:
+        return NativeChatStream(ctx, encoder)
+
+    def embeddings_path(self, model_id: str) -> str:
+        return f"run/{model_id}"
+
+    def build_embeddings(self, texts: list[str], route: Route) -> dict[str, Any]:
+        return embeddings.build_embeddings(texts, route)
+
+    def parse_embeddings(self, payload: Any, count: int) -> list[list[float]]:
+        return embeddings.parse_embeddings(payload, count)
+
+    def error(self, status: int, body: bytes, headers: dict[str, str]) -> ProxyError:
+        return errors.upstream_error(status, body, headers)
+
+
+DIALECT = NativeDialect()

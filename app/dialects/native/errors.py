@@ -1,0 +1,133 @@
+"""Workers AI / AI Gateway error replies -> ProxyError, keeping the upstream's message.
+
+Accepted bodies (the wire spec, section 3): the v4 envelope `{"errors": [{code, message}]}`, the gateway's
+`{"error": [{code, message}]}`, an OpenAI-style `{"error": {message, code}}`, the binding's
+`{internalCode, message}`, or plain text. The documented code decides the status where it is known;
+otherwise the upstream's HTTP status does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+
+from app.errors import (
+    AuthenticationFailed,
+    InvalidRequest,
+    ModelNotFound,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    ProxyError,
+    QuotaExhausted,
+    RateLimited,
+    RequestTimeout,
+    UpstreamError,
+)
+
+ERROR_BY_CODE: dict[int, type[ProxyError]] = {
+    # request problems
+    3003: InvalidRequest,
+    5004: InvalidRequest,
+    5006: InvalidRequest,
+    3030: InvalidRequest,
+    3006: PayloadTooLarge,
+    # unknown model or route
+    5007: ModelNotFound,
+    3042: ModelNotFound,
+    7000: ModelNotFound,
+    # credentials and entitlements
+    10000: AuthenticationFailed,
+    2009: AuthenticationFailed,
+    3023: PermissionDenied,
+    3041: PermissionDenied,
+    5016: PermissionDenied,
+    5018: PermissionDenied,
+    5035: PermissionDenied,
+    # load
+    3040: RateLimited,
+    2003: RateLimited,
+    2018: RateLimited,
+    2041: RateLimited,
+    3036: QuotaExhausted,
+    4006: QuotaExhausted,
+    3007: RequestTimeout,
+    3008: RequestTimeout,
+}
+
+ERROR_BY_STATUS: dict[int, type[ProxyError]] = {
+    400: InvalidRequest,
+    401: AuthenticationFailed,
+    403: PermissionDenied,
+    404: NotFound,
+    408: RequestTimeout,
+    413: PayloadTooLarge,
+    422: InvalidRequest,
+    429: RateLimited,
+}
+
+MAX_MESSAGE = 2000
+
+
+def upstream_error(status: int, body: bytes, headers: dict[str, str]) -> ProxyError:
+    try:
+        payload: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        payload = body.decode("utf-8", "replace").strip()[:MAX_MESSAGE]
+    return error_from_payload(status, payload, headers)
+
+
+def error_from_payload(status: int, payload: Any, headers: dict[str, str]) -> ProxyError:
+    code, message = _code_and_message(payload)
+    if not message:
+        message = f"Workers AI returned HTTP {status}" if status >= 300 else "Workers AI reported a failure"
+    if code is not None:
+        message = f"{message} (Workers AI error {code})"
+    error_class = ERROR_BY_CODE.get(code) if code is not None else None
+    if error_class is None:
+        error_class = ERROR_BY_STATUS.get(status)
+    if error_class is None:
+        # 5xx keep their status; anything else unexpected is the gateway's problem to report
+        return UpstreamError(message, status=status if 500 <= status <= 599 else 502)
+    extra_headers: dict[str, str] = {}
+    if error_class is QuotaExhausted:
+        extra_headers["Retry-After"] = str(seconds_until_utc_midnight())
+    elif "retry-after" in headers:
+        extra_headers["Retry-After"] = headers["retry-after"]
+    keep_status = error_class in (InvalidRequest, NotFound) and 400 <= status <= 499
+    return error_class(message, status=status if keep_status else None, headers=extra_headers)
+
+
+def _code_and_message(payload: Any) -> tuple[int | None, str]:
+    if isinstance(payload, str):
+        return None, payload
+    if not isinstance(payload, dict):
+        return None, ""
+    for key in ("errors", "error"):
+        entry = payload.get(key)
+        if isinstance(entry, list) and entry and isinstance(entry[0], dict):
+            entry = entry[0]
+        if isinstance(entry, dict):
+            return _as_code(entry.get("code")), str(entry.get("message") or "")[:MAX_MESSAGE]
+        if isinstance(entry, str) and entry:
+            return _as_code(payload.get("code")), entry[:MAX_MESSAGE]
+    if "internalCode" in payload or "message" in payload:
+        return _as_code(payload.get("internalCode")), str(payload.get("message") or "")[:MAX_MESSAGE]
+    return None, ""
+
+
+def _as_code(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def seconds_until_utc_midnight(now: dt.datetime | None = None) -> int:
+    """Daily neuron allocations reset at 00:00 UTC."""
+    now = now or dt.datetime.now(dt.UTC)
+    tomorrow = (now + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int((tomorrow - now).total_seconds() + 0.999))

@@ -1,0 +1,113 @@
+"""One embeddings request as upstream batches: input checks, splitting, ordered merge, OpenAI encoding."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import sys
+from array import array
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from app.catalog import DEFAULT_EMBEDDING_BATCH, EmbeddingModel, Route
+from app.errors import InvalidRequest
+from app.protocol.embeddings import CreateEmbeddingResponse, Embedding, EmbeddingRequest
+
+MAX_PARALLEL_BATCHES = 4
+CHARS_PER_TOKEN = 4  # Workers AI returns no token count for embeddings; usage is estimated from length
+
+EmbedBatch = Callable[[list[str]], Awaitable[list[list[float]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingJob:
+    route: Route
+    texts: list[str]
+    batch_size: int
+    base64: bool
+    dimensions: int | None
+
+    @classmethod
+    def plan(cls, request: EmbeddingRequest, route: Route, model: EmbeddingModel | None) -> EmbeddingJob:
+        texts = input_texts(request.input)
+        if request.dimensions is not None and model is not None and request.dimensions != model.dimensions:
+            raise InvalidRequest(
+                f"{route.requested} returns {model.dimensions}-dimensional embeddings and cannot shorten "
+                f"them to {request.dimensions}; omit 'dimensions' or set it to {model.dimensions}.",
+                param="dimensions",
+                code="unsupported_value",
+            )
+        return cls(
+            route=route,
+            texts=texts,
+            batch_size=model.max_batch if model is not None else DEFAULT_EMBEDDING_BATCH,
+            base64=request.encoding_format == "base64",
+            dimensions=request.dimensions,
+        )
+
+    async def run(self, embed: EmbedBatch) -> CreateEmbeddingResponse:
+        vectors = await self._embed_all(embed)
+        if self.dimensions is not None and vectors and len(vectors[0]) != self.dimensions:
+            raise InvalidRequest(
+                f"{self.route.requested} returns {len(vectors[0])}-dimensional embeddings and cannot "
+                f"shorten them to {self.dimensions}.",
+                param="dimensions",
+                code="unsupported_value",
+            )
+        data: list[Embedding] = [
+            {"object": "embedding", "index": i, "embedding": encode_base64(v) if self.base64 else v}
+            for i, v in enumerate(vectors)
+        ]
+        tokens = sum(-(-len(text) // CHARS_PER_TOKEN) for text in self.texts)
+        return {
+            "object": "list",
+            "data": data,
+            "model": self.route.requested,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+
+    async def _embed_all(self, embed: EmbedBatch) -> list[list[float]]:
+        size = self.batch_size
+        if len(self.texts) <= size:
+            return await embed(self.texts)
+        batches = [self.texts[i : i + size] for i in range(0, len(self.texts), size)]
+        limit = asyncio.Semaphore(MAX_PARALLEL_BATCHES)
+
+        async def bounded(batch: list[str]) -> list[list[float]]:
+            async with limit:
+                return await embed(batch)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(bounded(batch)) for batch in batches]
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        return [vector for task in tasks for vector in task.result()]
+
+
+def input_texts(value: str | list[str | int | list[int]]) -> list[str]:
+    if isinstance(value, str):
+        texts: list[str | int | list[int]] = [value]
+    else:
+        texts = value
+    if not texts:
+        raise InvalidRequest("'input' must not be empty.", param="input")
+    for item in texts:
+        if not isinstance(item, str):
+            raise InvalidRequest(
+                "Token arrays are not supported: Workers AI embeds text. Send 'input' as a string or a "
+                "list of strings.",
+                param="input",
+                code="unsupported_value",
+            )
+        if not item:
+            raise InvalidRequest("'input' must not contain empty strings.", param="input")
+    return texts  # type: ignore[return-value]  # every item checked to be a str above
+
+
+def encode_base64(vector: list[float]) -> str:
+    """Little-endian float32, as OpenAI sends it and the `openai` SDK decodes it."""
+    packed = array("f", vector)
+    if sys.byteorder != "little":
+        packed.byteswap()
+    return base64.b64encode(packed.tobytes()).decode("ascii")

@@ -1,0 +1,125 @@
+"""Every failure the proxy reports, as one exception tree that renders to an OpenAI error body.
+
+    ProxyError                      -> {"error": {"message", "type", "param", "code"}} + HTTP status
+     +-- InvalidRequest        400  malformed JSON, schema violations, unsupported parameters
+     +-- AuthenticationFailed  401  missing/wrong client key, upstream token refused
+     +-- PermissionDenied      403  upstream refuses the account or model
+     +-- NotFound              404  unknown path
+     |    +-- ModelNotFound    404  unknown model (ours or the upstream's verdict)
+     +-- RequestTimeout        408  the upstream timed the request out (Workers AI 3007/3008)
+     +-- PayloadTooLarge       413
+     +-- RateLimited           429  upstream capacity or rate limit (Retry-After when known)
+     |    +-- QuotaExhausted   429  daily neuron allocation used up (Retry-After: next 00:00 UTC)
+     +-- UpstreamError         502  unusable upstream reply; or the upstream's own 5xx status
+     |    +-- UpstreamUnreachable  502  connection refused/reset, DNS, TLS
+     |    +-- UpstreamTimeout      504  no answer in time
+     +-- InternalError         500  a bug of ours; the body never carries a traceback
+
+Raised anywhere below the API layer; `api.errors` turns them into responses (or an in-band stream frame).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ProxyError(Exception):
+    status: ClassVar[int] = 500
+    error_type: ClassVar[str] = "server_error"
+    default_code: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code if code is not None else self.default_code
+        self.http_status = status if status is not None else self.status
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.error_type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(ProxyError):
+    status = 400
+    error_type = "invalid_request_error"
+
+
+class AuthenticationFailed(ProxyError):
+    status = 401
+    error_type = "invalid_request_error"
+    default_code = "invalid_api_key"
+
+
+class PermissionDenied(ProxyError):
+    status = 403
+    error_type = "permission_error"
+    default_code = "permission_denied"
+
+
+class NotFound(ProxyError):
+    status = 404
+    error_type = "invalid_request_error"
+    default_code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    default_code = "model_not_found"
+
+
+class RequestTimeout(ProxyError):
+    status = 408
+    error_type = "timeout_error"
+    default_code = "timeout"
+
+
+class PayloadTooLarge(ProxyError):
+    status = 413
+    error_type = "invalid_request_error"
+    default_code = "request_too_large"
+
+
+class RateLimited(ProxyError):
+    status = 429
+    error_type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+
+
+class QuotaExhausted(RateLimited):
+    error_type = "insufficient_quota"
+    default_code = "insufficient_quota"
+
+
+class UpstreamError(ProxyError):
+    status = 502
+    error_type = "server_error"
+    default_code = "upstream_error"
+
+
+class UpstreamUnreachable(UpstreamError):
+    default_code = "upstream_unreachable"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    error_type = "timeout_error"
+    default_code = "upstream_timeout"
+
+
+class InternalError(ProxyError):
+    default_code = "internal_error"

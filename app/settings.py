@@ -1,0 +1,218 @@
+"""Configuration: environment variables > `.env` > TOML file > defaults.
+
+Every field's environment variable is its name in capitals (`cloudflare_account_id` ->
+`CLOUDFLARE_ACCOUNT_ID`); these names are a public contract. The TOML file spells the same settings
+as `[cloudflare] account_id = ...` / `[proxy] default_max_tokens = ...` (or flat `cloudflare_account_id`),
+plus per-model tables `[models."<model or alias>"]` that only a file can express.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+DEFAULT_CONFIG_FILE = Path("config/proxy.toml")
+DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4"
+TOML_SECTIONS = ("cloudflare", "proxy")
+
+LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person starting the proxy."""
+
+
+class ModelSettings(BaseModel):
+    """Per-model overrides, keyed by Workers AI model id or alias in `[models."..."]`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_tokens: int | None = Field(default=None, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False, frozen=True
+    )
+
+    cloudflare_account_id: str | None = None
+    cloudflare_api_token: SecretStr | None = None
+    cloudflare_api_base: str = DEFAULT_API_BASE
+    proxy_api_keys: Annotated[list[SecretStr], NoDecode] = []
+    proxy_model_aliases: dict[str, str] = {}
+    proxy_default_max_tokens: int = Field(default=4096, ge=1)
+    proxy_host: str = "127.0.0.1"
+    proxy_port: int = Field(default=8787, ge=1, le=65535)
+    proxy_log_level: LogLevel = "info"
+    proxy_emulator: bool = False
+    proxy_emulator_token_delay_ms: float = Field(default=20.0, ge=0)
+    models: dict[str, ModelSettings] = {}
+
+    @field_validator("proxy_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("proxy_log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("cloudflare_api_base")
+    @classmethod
+    def _check_base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("cloudflare_account_id")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @model_validator(mode="after")
+    def _check_combination(self) -> Settings:
+        if self.proxy_api_keys and self.cloudflare_api_token is None and not self.proxy_emulator:
+            raise ValueError(
+                "PROXY_API_KEYS cannot be used without CLOUDFLARE_API_TOKEN: with no server token the "
+                "client's own key is forwarded to Cloudflare (pass-through mode), so there is no key of "
+                "ours to check. Set CLOUDFLARE_API_TOKEN or clear PROXY_API_KEYS."
+            )
+        if not self.proxy_emulator and not self.cloudflare_account_id:
+            raise ValueError(
+                "CLOUDFLARE_ACCOUNT_ID is not set. Set it (and CLOUDFLARE_API_TOKEN) in the environment, "
+                "a .env file or config/proxy.toml, or start with --emulator (PROXY_EMULATOR=true) to try "
+                "the proxy without a Cloudflare account."
+            )
+        return self
+
+    @property
+    def pass_through(self) -> bool:
+        """No server token: the client's bearer token is the Cloudflare token."""
+        return self.cloudflare_api_token is None
+
+    def max_tokens_for(self, *names: str) -> int:
+        for name in names:
+            override = self.models.get(name)
+            if override is not None and override.max_tokens is not None:
+                return override.max_tokens
+        return self.proxy_default_max_tokens
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Feeds already flattened TOML values in at the lowest priority."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build validated settings; raise ConfigError with one readable message on any problem."""
+    path = _config_path(config_file)
+    toml_values = _read_toml(path) if path is not None else {}
+
+    class _Loaded(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return init_settings, env_settings, dotenv_settings, _TomlSource(settings_cls, toml_values)
+
+    try:
+        return _Loaded(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+    except SettingsError as exc:
+        raise ConfigError(_describe_settings_error(exc)) from None
+
+
+def _config_path(config_file: str | Path | None) -> Path | None:
+    chosen = config_file or os.environ.get("PROXY_CONFIG")
+    if chosen:
+        path = Path(chosen)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} (--config / PROXY_CONFIG) does not exist")
+        return path
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in TOML_SECTIONS and isinstance(value, dict):
+            for sub_key, sub_value in value.items():
+                flat[f"{key}_{sub_key}".lower()] = sub_value
+        else:
+            flat[key.lower()] = value
+    unknown = sorted(set(flat) - set(Settings.model_fields))
+    if unknown:
+        names = ", ".join(_toml_spelling(name) for name in unknown)
+        raise ConfigError(f"unknown setting(s) in {path}: {names}")
+    return flat
+
+
+def _toml_spelling(flat_name: str) -> str:
+    for section in TOML_SECTIONS:
+        if flat_name.startswith(section + "_"):
+            return f"[{section}] {flat_name[len(section) + 1 :]}"
+    return flat_name
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        message = error["msg"].removeprefix("Value error, ")
+        if not loc:
+            problems.append(message)
+            continue
+        name = loc[0].upper() if loc[0] in Settings.model_fields and loc[0] != "models" else loc[0]
+        where = ".".join([name, *loc[1:]])
+        problems.append(f"{where}: {message}")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def _describe_settings_error(exc: SettingsError) -> str:
+    text = str(exc)
+    for name in Settings.model_fields:
+        if f'"{name}"' in text:
+            return f"invalid configuration: {name.upper()} is not valid JSON"
+    return f"invalid configuration: {text}"

@@ -1,0 +1,30 @@
+"""Where a dialect's request is sent: the Workers AI base URL and the auth headers."""
+
+from __future__ import annotations
+
+JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+# Compression makes a stream wait for whole compressed blocks; ask for the raw bytes.
+STREAM_HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "text/event-stream",
+    "Accept-Encoding": "identity",
+}
+
+
+class WorkersAITarget:
+    """Workers AI reached directly: `{api_base}/accounts/{account}/ai/{path}`."""
+
+    __slots__ = ("_ai_base",)
+
+    def __init__(self, api_base: str, account_id: str) -> None:
+        self._ai_base = f"{api_base.rstrip('/')}/accounts/{account_id}/ai/"
+
+    def url(self, path: str) -> str:
+        # Model ids keep their slashes unescaped: .../ai/run/@cf/meta/llama-3.1-8b-instruct
+        return self._ai_base + path
+
+
+def auth_headers(token: str, *, stream: bool) -> dict[str, str]:
+    headers = dict(STREAM_HEADERS if stream else JSON_HEADERS)
+    headers["Authorization"] = f"Bearer {token}"
+    return headers
