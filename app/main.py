@@ -37,7 +37,9 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None)
         async with AsyncExitStack() as stack:
             client = http_client
             if client is None:
-                client = await stack.enter_async_context(create_http_client())
+                client = await stack.enter_async_context(
+                    create_http_client(settings.proxy_connect_timeout, settings.proxy_first_byte_timeout)
+                )
             if settings.proxy_emulator:
                 emulator = await stack.enter_async_context(
                     start_emulator(settings.proxy_emulator_token_delay_ms / 1000)

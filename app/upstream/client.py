@@ -12,14 +12,15 @@ from httpx_aiohttp import AiohttpTransport
 
 from app.errors import ProxyError, UpstreamTimeout, UpstreamUnreachable
 
-CONNECT_TIMEOUT = 10.0
-READ_TIMEOUT = 120.0  # first byte, and the gap between two stream chunks
 WRITE_TIMEOUT = 30.0
 MAX_CONNECTIONS = 1024
 
 
-def create_http_client() -> httpx.AsyncClient:
-    """Build the shared client; call inside the running event loop (the app's lifespan)."""
+def create_http_client(connect_timeout: float, read_timeout: float) -> httpx.AsyncClient:
+    """Build the shared client; call inside the running event loop (the app's lifespan).
+
+    `read_timeout` bounds the wait for the first byte and, for now, every gap between stream chunks.
+    """
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, keepalive_timeout=60, ttl_dns_cache=300),
         timeout=aiohttp.ClientTimeout(total=None),
@@ -27,7 +28,7 @@ def create_http_client() -> httpx.AsyncClient:
     )
     return httpx.AsyncClient(
         transport=AiohttpTransport(client=session),
-        timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT, write=WRITE_TIMEOUT, pool=None),
+        timeout=httpx.Timeout(read_timeout, connect=connect_timeout, write=WRITE_TIMEOUT, pool=None),
         follow_redirects=False,
     )
 

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from app.main import create_app
+from app.settings import Settings
+from tests.fake_upstream import ACCOUNT, TOKEN, FakeUpstream
+from tests.servers import ProxyServer
+
+
+def make_settings(upstream: FakeUpstream, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "cloudflare_account_id": ACCOUNT,
+        "cloudflare_api_token": TOKEN,
+        "cloudflare_api_base": upstream.base_url,
+        "proxy_model_aliases": {"gpt-4o-mini": "@cf/meta/llama-3.1-8b-instruct"},
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture()
+def fake(upstream: FakeUpstream) -> Iterator[FakeUpstream]:
+    upstream.reset()
+    yield upstream
+    upstream.reset()
+
+
+@pytest.fixture(scope="session")
+def proxy(upstream: FakeUpstream) -> Iterator[ProxyServer]:
+    """The proxy with a server token and no client keys, on a real socket."""
+    server = ProxyServer(create_app(make_settings(upstream))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def client(proxy: ProxyServer, fake: FakeUpstream) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=proxy.url + "/v1", api_key="sk-anything", max_retries=0, timeout=20) as sdk:
+        yield sdk
+
+
+@pytest.fixture()
+def http(proxy: ProxyServer, fake: FakeUpstream) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=proxy.url, timeout=20) as raw:
+        yield raw
