@@ -106,8 +106,13 @@ def test_emulator_serves_the_openai_sdk(tmp_path: Path) -> None:
 def test_config_file_and_env_file_are_read(tmp_path: Path) -> None:
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "proxy.toml").write_text(
-        '[proxy]\nemulator = true\nemulator_token_delay_ms = 0\n\n[proxy.model_aliases]\n"my-chat" = "@cf/meta/llama-3.1-8b-instruct"\n'
-        '\n[models."my-chat"]\nmax_tokens = 2\n'
+        "[proxy]\n"
+        "emulator = true\n"
+        "emulator_token_delay_ms = 0\n"
+        "[proxy.model_aliases]\n"
+        '"my-chat" = "@cf/meta/llama-3.1-8b-instruct"\n'
+        '[models."my-chat"]\n'
+        "max_tokens = 2\n"
     )
     (tmp_path / ".env").write_text("PROXY_API_KEYS=from-dotenv\nUNRELATED=1\n")
     with RunningProxy(cwd=tmp_path) as proxy:
