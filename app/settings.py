@@ -52,7 +52,12 @@ class ModelSettings(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False, frozen=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # `CLOUDFLARE_API_TOKEN=` (as in .env.example) means unset
+        extra="ignore",
+        case_sensitive=False,
+        frozen=True,
     )
 
     cloudflare_account_id: str | None = None
@@ -89,10 +94,12 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
-    @field_validator("cloudflare_account_id")
+    @field_validator("cloudflare_account_id", "cloudflare_api_token", mode="before")
     @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
+    def _blank_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _check_combination(self) -> Settings:

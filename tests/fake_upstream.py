@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,7 @@ class Recorded:
 class FakeUpstream:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self.disconnects: list[float] = []  # monotonic times at which a client went away mid-stream
         self._script: list[Reply] = []
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="fake-upstream", daemon=True)
@@ -97,6 +99,7 @@ class FakeUpstream:
     def reset(self) -> None:
         self._script.clear()
         self.requests.clear()
+        self.disconnects.clear()
 
     @property
     def last(self) -> Recorded:
@@ -140,11 +143,15 @@ class FakeUpstream:
         response = web.StreamResponse(status=reply.status, headers=reply.headers)
         response.content_type = reply.content_type or "text/event-stream"
         await response.prepare(request)
-        for chunk in reply.chunks:
-            await response.write(chunk)
-            if reply.chunk_delay:
-                await asyncio.sleep(reply.chunk_delay)
-        await response.write_eof()
+        try:
+            for chunk in reply.chunks:
+                await response.write(chunk)
+                if reply.chunk_delay:
+                    await asyncio.sleep(reply.chunk_delay)
+            await response.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.disconnects.append(time.monotonic())
+            raise
         return response
 
     def _default(self, request: web.Request, body: Any) -> Reply:

@@ -188,3 +188,32 @@ def test_chat_completions_object_result_from_newer_models(client: openai.OpenAI,
     assert reply.choices[0].message.content == "Hi!"
     assert reply.model == MODEL
     assert reply.usage is not None and reply.usage.total_tokens == 7
+
+
+def test_stream_without_upstream_usage_still_ends_with_a_usage_chunk(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    fake.script(Reply(chunks=[sse({"response": "a"}), sse({"response": "b"}), sse(b"[DONE]")]))
+    chunks = list(
+        client.chat.completions.create(
+            model=MODEL,
+            messages=HELLO,  # type: ignore[arg-type]
+            max_tokens=2,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 2
+    assert chunks[-2].choices[0].finish_reason == "length"
+
+
+def test_client_disconnect_closes_the_upstream_stream(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    fake.script(Reply(chunks=[sse({"response": f"t{i} "}) for i in range(100)], chunk_delay=0.05))
+    stream = client.chat.completions.create(model=MODEL, messages=HELLO, stream=True)  # type: ignore[arg-type]
+    for _, _chunk in zip(range(3), stream, strict=False):
+        pass
+    stream.close()
+    left = time.monotonic()
+    deadline = left + 3
+    while not fake.disconnects and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert fake.disconnects, "the upstream stream was left running after the client went away"
+    assert fake.disconnects[0] - left < 1.0

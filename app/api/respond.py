@@ -18,4 +18,4 @@ def json_response(payload: Mapping[str, Any], status: int = 200, headers: dict[s
 
 def sse_response(frames: AsyncIterator[bytes]) -> EventSourceResponse:
     """Frames arrive already encoded; keep-alive comments cover long silences (e.g. model queueing)."""
-    return EventSourceResponse(frames, ping=KEEPALIVE_SECONDS)
+    return EventSourceResponse(frames, ping=KEEPALIVE_SECONDS, sep="\n")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+from app import __version__
+
+USER_AGENT = f"workers-ai-proxy/{__version__}"
+JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT}
 # Compression makes a stream wait for whole compressed blocks; ask for the raw bytes.
 STREAM_HEADERS = {
     "Content-Type": "application/json",
     "Accept": "text/event-stream",
     "Accept-Encoding": "identity",
+    "User-Agent": USER_AGENT,
 }
 
 

@@ -22,7 +22,7 @@ from app.streaming import DONE_FRAME, ChunkEncoder
 
 
 class NativeChatStream:
-    __slots__ = ("_chunk_usage", "_ctx", "_done", "_encoder", "_final_usage", "_finish")
+    __slots__ = ("_chunk_usage", "_ctx", "_done", "_encoder", "_final_usage", "_finish", "_token_events")
 
     def __init__(self, ctx: ChatContext, encoder: ChunkEncoder) -> None:
         self._ctx = ctx
@@ -31,6 +31,7 @@ class NativeChatStream:
         self._finish: Any = None
         self._final_usage: Usage | None = None
         self._chunk_usage: Usage | None = None
+        self._token_events = 0  # a stand-in count when the upstream reports no usage
 
     @property
     def done(self) -> bool:
@@ -69,6 +70,7 @@ class NativeChatStream:
         token = event["response"]
         if token is None or token == "":
             return b""
+        self._token_events += 1
         return self._encoder.content(token if isinstance(token, str) else content_text(token))
 
     def _openai_chunk(self, choices: list[Any], usage: Any) -> bytes:
@@ -88,6 +90,7 @@ class NativeChatStream:
             out += self._encoder.reasoning(reasoning)
         content = delta.get("content")
         if isinstance(content, str) and content:
+            self._token_events += 1
             out += self._encoder.content(content)
         return out
 
@@ -105,6 +108,10 @@ class NativeChatStream:
 
     def _closing(self) -> bytes:
         usage = self._final_usage or self._chunk_usage
+        if usage is None:
+            # OpenAI promises a usage chunk when asked; count the streamed tokens the upstream did not.
+            count = self._token_events
+            usage = {"prompt_tokens": 0, "completion_tokens": count, "total_tokens": count}
         out = self._encoder.finish(finish_reason(self._finish, usage, self._ctx.max_tokens))
         if self._ctx.include_usage and usage is not None:
             out += self._encoder.usage(usage)
