@@ -103,13 +103,16 @@ async def generate_text(request: web.Request, model: str, body: dict[str, Any]) 
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
     delay = request.app[DELAY_KEY]
-    for index, token in enumerate(tokens):
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await response.write(_event({"response": token, "p": generate.padding(index)}))
-    await response.write(_event({"response": ""}) + _event({"response": "", "usage": usage}))
-    await response.write(b"data: [DONE]\n\n")
-    await response.write_eof()
+    try:
+        for index, token in enumerate(tokens):
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await response.write(_event({"response": token, "p": generate.padding(index)}))
+        await response.write(_event({"response": ""}) + _event({"response": "", "usage": usage}))
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the proxy's client went away and the proxy closed the stream: nothing left to do
     return response
 
 
