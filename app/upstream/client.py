@@ -24,7 +24,6 @@ def create_http_client(connect_timeout: float, read_timeout: float) -> httpx.Asy
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, keepalive_timeout=60, ttl_dns_cache=300),
         timeout=aiohttp.ClientTimeout(total=None),
-        trust_env=True,
     )
     return httpx.AsyncClient(
         transport=AiohttpTransport(client=session),
