@@ -5,28 +5,29 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import BODY_MODELS, ROUTERS
+from app.api import ENDPOINTS
 from app.api.errors import install_error_handlers
+from app.api.openapi import install_openapi
 from app.api.services import Services
 from app.auth import ClientAuth
 from app.catalog import Catalog
-from app.emulator import EMULATOR_ACCOUNT, EMULATOR_TOKEN, start_emulator
+from app.emulator import EMULATOR_ACCOUNT, EMULATOR_TOKEN
 from app.proxy import Proxy
 from app.settings import Settings, load_settings
-from app.upstream.client import create_http_client
+from app.upstream.client import UpstreamClient
 from app.upstream.targets import WorkersAITarget
+from app.upstream.transport import AiohttpTransport
 
 log = logging.getLogger("workers_ai_proxy")
 
 
-def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None) -> FastAPI:
-    """Build the app; `http_client` lets tests inject a transport (the app then leaves it open)."""
+def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """Build the app; `transport` lets tests put an `httpx.MockTransport` in place of the network."""
     server_token = settings.cloudflare_api_token.get_secret_value() if settings.cloudflare_api_token else None
     if settings.proxy_emulator and server_token is None:
         server_token = EMULATOR_TOKEN
@@ -35,12 +36,15 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            client = http_client
-            if client is None:
-                client = await stack.enter_async_context(
-                    create_http_client(settings.proxy_connect_timeout, settings.proxy_first_byte_timeout)
-                )
+            client = UpstreamClient(
+                transport or AiohttpTransport.create(),
+                connect_timeout=settings.proxy_connect_timeout,
+                read_timeout=settings.proxy_first_byte_timeout,
+            )
+            stack.push_async_callback(client.aclose)
             if settings.proxy_emulator:
+                from app.emulator.server import start_emulator  # aiohttp.web: imported only when used
+
                 emulator = await stack.enter_async_context(
                     start_emulator(settings.proxy_emulator_token_delay_ms / 1000)
                 )
@@ -64,30 +68,13 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None)
     )
     secrets = tuple(filter(None, [server_token, *client_keys]))
     install_error_handlers(app, secrets)
-    for router in ROUTERS:
-        app.include_router(router)
-    _document_bodies(app)
+    for endpoint in ENDPOINTS:
+        for path in (endpoint.path, *endpoint.also_at):
+            app.add_route(path, endpoint.handler, methods=[endpoint.method], include_in_schema=False)
+    install_openapi(app, ENDPOINTS)
     return app
 
 
 def create_app_from_env() -> FastAPI:
     """uvicorn factory used by the console script: settings come from env, .env and the config file."""
     return create_app(load_settings())
-
-
-def _document_bodies(app: FastAPI) -> None:
-    """Routers parse bodies themselves (orjson); publish their schemas in the OpenAPI document."""
-    base_openapi = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = base_openapi()
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in BODY_MODELS:
-                model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-                components.update(model_schema.pop("$defs", {}))
-                components[model.__name__] = model_schema
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override point

@@ -19,7 +19,7 @@ from app.protocol.chat import ChatCompletion, ChatCompletionRequest
 from app.protocol.embeddings import CreateEmbeddingResponse, EmbeddingRequest
 from app.settings import Settings
 from app.streaming import DONE_FRAME, ChunkEncoder, completion_as_stream, error_frame
-from app.upstream import client as upstream
+from app.upstream.client import UpstreamClient, transport_error
 from app.upstream.sse import SSEDecoder
 from app.upstream.targets import WorkersAITarget, auth_headers
 
@@ -28,9 +28,9 @@ CLEANUP_SECONDS = 2.0
 
 
 class Proxy:
-    def __init__(self, settings: Settings, http: httpx.AsyncClient, target: WorkersAITarget, catalog: Catalog) -> None:
+    def __init__(self, settings: Settings, upstream: UpstreamClient, target: WorkersAITarget, catalog: Catalog) -> None:
         self.settings = settings
-        self.http = http
+        self.upstream = upstream
         self.target = target
         self.catalog = catalog
 
@@ -49,7 +49,7 @@ class Proxy:
         body = orjson.dumps(dialect.build_chat(request, route, max_tokens))
         url = self.target.url(dialect.chat_path(route.model_id))
         stream = bool(request.stream)
-        response = await upstream.post(self.http, url, body, auth_headers(token, stream=stream), stream=stream)
+        response = await self.upstream.post(url, body, auth_headers(token, stream=stream), stream=stream)
         if not stream:
             return dialect.parse_chat(await _json_reply(response, dialect), ctx)
         return await self._open_stream(response, dialect, ctx)
@@ -61,7 +61,7 @@ class Proxy:
             try:
                 await response.aread()
             except httpx.TransportError as exc:
-                raise upstream.transport_error(exc) from exc
+                raise transport_error(exc) from exc
             finally:
                 await response.aclose()
             # Some models answer a stream request with one JSON body: replay it as a stream.
@@ -79,7 +79,7 @@ class Proxy:
 
         async def embed(texts: list[str]) -> list[list[float]]:
             body = orjson.dumps(dialect.build_embeddings(texts, route))
-            response = await upstream.post(self.http, url, body, headers, stream=False)
+            response = await self.upstream.post(url, body, headers, stream=False)
             return dialect.parse_embeddings(await _json_reply(response, dialect), len(texts))
 
         return await job.run(embed)
@@ -103,7 +103,9 @@ async def relay(response: httpx.Response, translator: ChatStreamTranslator) -> C
     decoder = SSEDecoder()
     try:
         yield translator.start()
-        async for chunk in response.aiter_bytes():
+        # Requested uncompressed: read the transport's stream directly, without httpx's per-chunk layers.
+        chunks = response.aiter_bytes() if "content-encoding" in response.headers else response.stream
+        async for chunk in chunks:  # type: ignore[union-attr]  # an async stream on every httpx.Response we get
             out = b"".join(translator.feed(data) for data in decoder.feed(chunk))
             if out:
                 yield out
@@ -116,7 +118,7 @@ async def relay(response: httpx.Response, translator: ChatStreamTranslator) -> C
     except ProxyError as exc:
         yield error_frame(exc) + DONE_FRAME
     except httpx.TransportError as exc:
-        yield error_frame(upstream.transport_error(exc)) + DONE_FRAME
+        yield error_frame(transport_error(exc)) + DONE_FRAME
     finally:
         # Runs on completion, failure and client disconnect alike; shielded so that a cancelled
         # request still closes (or returns) its upstream connection.

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import orjson
-from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
+from starlette.requests import Request
 
 from app.errors import InvalidRequest
 
@@ -64,9 +64,3 @@ def _message(error: ErrorDetails, param: str) -> str:
 
 def _code(error: ErrorDetails) -> str:
     return "missing_required_parameter" if error["type"] == "missing" else "invalid_value"
-
-
-def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
-    """`openapi_extra` documenting a body that the handler parses itself."""
-    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from starlette.requests import Request
+from starlette.responses import Response
 
-from app.api.body import openapi_body, parse_body
+from app.api.body import parse_body
+from app.api.endpoint import Endpoint
 from app.api.respond import json_response, sse_response
 from app.api.services import services, upstream_token
 from app.protocol.chat import ChatCompletionRequest
-
-router = APIRouter(tags=["chat"])
 
 
 async def create_chat_completion(request: Request) -> Response:
@@ -19,11 +19,14 @@ async def create_chat_completion(request: Request) -> Response:
     return json_response(result) if isinstance(result, dict) else sse_response(result)
 
 
-router.add_api_route(
-    "/v1/chat/completions",
-    create_chat_completion,
-    methods=["POST"],
-    openapi_extra=openapi_body(ChatCompletionRequest),
-    summary="Create a chat completion",
+ENDPOINTS = (
+    Endpoint(
+        "POST",
+        "/v1/chat/completions",
+        create_chat_completion,
+        summary="Create a chat completion",
+        tag="chat",
+        body=ChatCompletionRequest,
+        also_at=("/chat/completions",),
+    ),
 )
-router.add_api_route("/chat/completions", create_chat_completion, methods=["POST"], include_in_schema=False)

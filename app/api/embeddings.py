@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from starlette.requests import Request
+from starlette.responses import Response
 
-from app.api.body import openapi_body, parse_body
+from app.api.body import parse_body
+from app.api.endpoint import Endpoint
 from app.api.respond import json_response
 from app.api.services import services, upstream_token
 from app.protocol.embeddings import EmbeddingRequest
-
-router = APIRouter(tags=["embeddings"])
 
 
 async def create_embedding(request: Request) -> Response:
@@ -18,11 +18,14 @@ async def create_embedding(request: Request) -> Response:
     return json_response(await services(request).proxy.embeddings(embedding, token))
 
 
-router.add_api_route(
-    "/v1/embeddings",
-    create_embedding,
-    methods=["POST"],
-    openapi_extra=openapi_body(EmbeddingRequest),
-    summary="Create embeddings",
+ENDPOINTS = (
+    Endpoint(
+        "POST",
+        "/v1/embeddings",
+        create_embedding,
+        summary="Create embeddings",
+        tag="embeddings",
+        body=EmbeddingRequest,
+        also_at=("/embeddings",),
+    ),
 )
-router.add_api_route("/embeddings", create_embedding, methods=["POST"], include_in_schema=False)

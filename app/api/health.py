@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from starlette.requests import Request
+from starlette.responses import Response
 
 from app import __version__
+from app.api.endpoint import Endpoint
 from app.api.respond import json_response
 from app.api.services import services
-
-router = APIRouter(tags=["health"])
 
 
 async def health(request: Request) -> Response:
     return json_response({"status": "ok", "version": __version__, "emulator": services(request).emulated})
 
 
-router.add_api_route("/health", health, methods=["GET"], summary="Liveness")
-router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
+ENDPOINTS = (Endpoint("GET", "/health", health, summary="Liveness", tag="health"),)

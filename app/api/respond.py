@@ -1,21 +1,88 @@
-"""Reply helpers shared by the routers: orjson bodies and SSE streams."""
+"""Reply helpers shared by the routers: orjson bodies and the SSE relay response."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
-from fastapi import Response
 from sse_starlette import EventSourceResponse
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 KEEPALIVE_SECONDS = 15
+KEEPALIVE_FRAME = b": keep-alive\n\n"
 
 
 def json_response(payload: Mapping[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(payload), status_code=status, media_type="application/json", headers=headers)
 
 
-def sse_response(frames: AsyncIterator[bytes]) -> EventSourceResponse:
-    """Frames arrive already encoded; keep-alive comments cover long silences (e.g. model queueing)."""
-    return EventSourceResponse(frames, ping=KEEPALIVE_SECONDS, sep="\n")
+def sse_response(frames: AsyncIterator[bytes]) -> RelayEventSource:
+    return RelayEventSource(frames, ping=KEEPALIVE_SECONDS, sep="\n")
+
+
+class RelayEventSource(EventSourceResponse):
+    """sse-starlette's response (its headers, keep-alive comments) served by a leaner loop.
+
+    The library serves each stream from an anyio task group of four tasks and wraps every chunk in a cancel
+    scope: ~1 ms per 64-token stream measured here, as much as the whole relay of the floor. Frames arrive
+    already encoded, so this loop only sends them; one watcher task stops the stream (and so closes the
+    upstream request) when the client disconnects, one timer task writes keep-alive comments during silences.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        state = _StreamState(loop.time())
+        watcher = loop.create_task(_watch_disconnect(receive, task, state))
+        pinger = loop.create_task(_keep_alive(send, state, self.ping_interval)) if self.ping_interval else None
+        try:
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+            async for frame in self.body_iterator:
+                state.last_write = loop.time()
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+            state.finished = True
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not state.client_gone:
+                raise
+            task.uncancel()  # our own cancellation: the client left, which ends the stream normally
+        finally:
+            state.finished = True
+            watcher.cancel()
+            if pinger is not None:
+                pinger.cancel()
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()  # runs the relay's cleanup (upstream close) if it was stopped mid-way
+
+
+class _StreamState:
+    __slots__ = ("client_gone", "finished", "last_write")
+
+    def __init__(self, now: float) -> None:
+        self.last_write = now
+        self.finished = False
+        self.client_gone = False
+
+
+async def _watch_disconnect(receive: Receive, task: asyncio.Task[Any], state: _StreamState) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            if not state.finished:
+                state.client_gone = True
+                task.cancel()
+            return
+
+
+async def _keep_alive(send: Send, state: _StreamState, interval: float) -> None:
+    loop = asyncio.get_running_loop()
+    while not state.finished:
+        await asyncio.sleep(interval)
+        if not state.finished and loop.time() - state.last_write >= interval:
+            state.last_write = loop.time()
+            await send({"type": "http.response.body", "body": KEEPALIVE_FRAME, "more_body": True})

@@ -19,8 +19,6 @@ from app.emulator.models import (
     UPSTREAM_DEFAULT_MAX_TOKENS,
 )
 
-EMULATOR_ACCOUNT = "emulator"
-EMULATOR_TOKEN = "emulator-token"  # used when no CLOUDFLARE_API_TOKEN is configured
 DELAY_KEY = web.AppKey("token_delay", float)
 
 

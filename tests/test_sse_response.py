@@ -1,0 +1,76 @@
+"""The SSE relay response on its own: frames in order, keep-alives in silences, prompt stop on disconnect."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from app.api.respond import KEEPALIVE_FRAME, RelayEventSource
+
+SCOPE = {"type": "http", "method": "POST", "path": "/", "headers": [], "asgi": {"version": "3.0"}}
+
+
+class Client:
+    def __init__(self, leave_after: float | None = None) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self._gone = asyncio.Event()
+        self._leave_after = leave_after
+
+    async def receive(self) -> dict[str, Any]:
+        if self._leave_after is None:
+            await self._gone.wait()
+        else:
+            await asyncio.sleep(self._leave_after)
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            self._gone.set()
+
+    @property
+    def body(self) -> list[bytes]:
+        return [m["body"] for m in self.sent if m["type"] == "http.response.body"]
+
+
+def test_frames_keep_alives_and_end() -> None:
+    async def frames() -> AsyncIterator[bytes]:
+        yield b"data: 1\n\n"
+        await asyncio.sleep(0.35)
+        yield b"data: 2\n\n"
+
+    client = Client()
+    asyncio.run(RelayEventSource(frames(), ping=0.1)(SCOPE, client.receive, client.send))
+    assert client.sent[0]["type"] == "http.response.start" and client.sent[0]["status"] == 200
+    body = client.body
+    assert body[0] == b"data: 1\n\n" and body[-2:] == [b"data: 2\n\n", b""]
+    assert body.count(KEEPALIVE_FRAME) >= 2
+    headers = dict(client.sent[0]["headers"])
+    assert headers[b"content-type"].startswith(b"text/event-stream")
+    assert headers[b"x-accel-buffering"] == b"no"
+
+
+def test_client_disconnect_stops_the_stream_and_runs_its_cleanup() -> None:
+    closed: list[bool] = []
+
+    async def frames() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield b"data: x\n\n"
+                await asyncio.sleep(0.05)
+        finally:
+            closed.append(True)
+
+    async def serve() -> float:
+        client = Client(leave_after=0.2)
+        started = asyncio.get_running_loop().time()
+        await RelayEventSource(frames(), ping=0)(SCOPE, client.receive, client.send)
+        # the serving task must not be left cancelled: the server goes on using it
+        task = asyncio.current_task()
+        assert task is not None and task.cancelling() == 0
+        return asyncio.get_running_loop().time() - started
+
+    elapsed = asyncio.run(serve())
+    assert closed == [True]
+    assert elapsed < 0.5
