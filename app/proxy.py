@@ -19,7 +19,7 @@ from app.protocol.chat import ChatCompletion, ChatCompletionRequest
 from app.protocol.embeddings import CreateEmbeddingResponse, EmbeddingRequest
 from app.settings import Settings
 from app.streaming import DONE_FRAME, ChunkEncoder, completion_as_stream, error_frame
-from app.upstream.client import UpstreamClient, transport_error
+from app.upstream.client import UpstreamClient, UpstreamReply, raw_chunks, transport_error
 from app.upstream.sse import SSEDecoder
 from app.upstream.targets import WorkersAITarget, auth_headers
 
@@ -49,23 +49,18 @@ class Proxy:
         body = orjson.dumps(dialect.build_chat(request, route, max_tokens))
         url = self.target.url(dialect.chat_path(route.model_id))
         stream = bool(request.stream)
-        response = await self.upstream.post(url, body, auth_headers(token, stream=stream), stream=stream)
         if not stream:
-            return dialect.parse_chat(await _json_reply(response, dialect), ctx)
+            reply = await self.upstream.request(url, body, auth_headers(token, stream=False))
+            return dialect.parse_chat(_json_reply(reply, dialect), ctx)
+        response = await self.upstream.open(url, body, auth_headers(token, stream=True))
         return await self._open_stream(response, dialect, ctx)
 
     async def _open_stream(self, response: httpx.Response, dialect: Dialect, ctx: ChatContext) -> ChatStream:
         """Fail as a plain HTTP error until the upstream accepted; from then on errors travel in-band."""
         encoder = ChunkEncoder(ctx.completion_id, ctx.created, ctx.model)
         if response.status_code != 200 or "json" in response.headers.get("content-type", ""):
-            try:
-                await response.aread()
-            except httpx.TransportError as exc:
-                raise transport_error(exc) from exc
-            finally:
-                await response.aclose()
-            # Some models answer a stream request with one JSON body: replay it as a stream.
-            completion = dialect.parse_chat(await _json_reply(response, dialect), ctx)
+            # An error, or a model that answered a stream request with one JSON body: replay it as a stream.
+            completion = dialect.parse_chat(_json_reply(await self.upstream.read(response), dialect), ctx)
             return _single(completion_as_stream(completion, encoder, ctx.include_usage))
         return relay(response, dialect.chat_stream(ctx, encoder))
 
@@ -79,17 +74,17 @@ class Proxy:
 
         async def embed(texts: list[str]) -> list[list[float]]:
             body = orjson.dumps(dialect.build_embeddings(texts, route))
-            response = await self.upstream.post(url, body, headers, stream=False)
-            return dialect.parse_embeddings(await _json_reply(response, dialect), len(texts))
+            reply = await self.upstream.request(url, body, headers)
+            return dialect.parse_embeddings(_json_reply(reply, dialect), len(texts))
 
         return await job.run(embed)
 
 
-async def _json_reply(response: httpx.Response, dialect: Dialect) -> Any:
-    if response.status_code != 200:
-        raise dialect.error(response.status_code, response.content, dict(response.headers))
+def _json_reply(reply: UpstreamReply, dialect: Dialect) -> Any:
+    if reply.status != 200:
+        raise dialect.error(reply.status, reply.body, dict(reply.headers))
     try:
-        return orjson.loads(response.content)
+        return orjson.loads(reply.body)
     except orjson.JSONDecodeError:
         raise UpstreamError("Workers AI returned a reply that is not JSON") from None
 
@@ -101,12 +96,18 @@ async def _single(frames: bytes) -> ChatStream:
 async def relay(response: httpx.Response, translator: ChatStreamTranslator) -> ChatStream:
     """Upstream SSE bytes -> OpenAI frames, each read forwarded as soon as it is translated."""
     decoder = SSEDecoder()
+    first_token_sent = False
     try:
         yield translator.start()
-        # Requested uncompressed: read the transport's stream directly, without httpx's per-chunk layers.
-        chunks = response.aiter_bytes() if "content-encoding" in response.headers else response.stream
-        async for chunk in chunks:  # type: ignore[union-attr]  # an async stream on every httpx.Response we get
-            out = b"".join(translator.feed(data) for data in decoder.feed(chunk))
+        async for chunk in raw_chunks(response):
+            out = b""
+            for data in decoder.feed(chunk):
+                out += translator.feed(data)
+                if out and not first_token_sent:
+                    # the first token leaves before the rest of its read is translated
+                    first_token_sent = True
+                    yield out
+                    out = b""
             if out:
                 yield out
             if translator.done:

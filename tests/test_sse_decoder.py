@@ -53,3 +53,11 @@ def test_crlf_split_between_reads_is_one_line_break() -> None:
 
 def test_blank_lines_alone_produce_nothing() -> None:
     assert decode([b"\n\n\r\n: ping\n\n"]) == []
+
+
+def test_fast_path_and_line_path_agree_across_a_switch() -> None:
+    """LF-only reads take a block fast path; a CR later switches to line parsing mid-event."""
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: a\n\ndata: b\n") == [b"a"]
+    assert decoder.feed(b"data: c\r\n\r\n") == [b"b\nc"]
+    assert decoder.feed(b"\n\ndata: d\n\n") == [b"d"]

@@ -1,12 +1,15 @@
 """The process-wide upstream client: httpx's Request/Response API over the aiohttp-backed transport.
 
-`post` hands the request straight to the transport. httpx's `AsyncClient.send` would add its auth, redirect,
+`open` hands the request straight to the transport. httpx's `AsyncClient.send` would add its auth, redirect,
 cookie and event-hook machinery (~140 us per request measured here), none of which an upstream call uses.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 import httpx
 
@@ -15,28 +18,53 @@ from app.errors import ProxyError, UpstreamTimeout, UpstreamUnreachable
 WRITE_TIMEOUT = 30.0
 
 
+@dataclass(frozen=True, slots=True)
+class UpstreamReply:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+
 class UpstreamClient:
     def __init__(self, transport: httpx.AsyncBaseTransport, connect_timeout: float, read_timeout: float) -> None:
         """`read_timeout` bounds the wait for the first byte and, for now, every gap between stream chunks."""
         self._transport = transport
         self._timeout = {"connect": connect_timeout, "read": read_timeout, "write": WRITE_TIMEOUT, "pool": None}
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str], *, stream: bool) -> httpx.Response:
-        """POST and return the response; with `stream` the body is left unread for the caller to relay."""
+    async def request(self, url: str, body: bytes, headers: dict[str, str]) -> UpstreamReply:
+        """POST and read the whole reply."""
+        return await self.read(await self.open(url, body, headers))
+
+    async def open(self, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """POST and return as soon as the status line and headers are in; the body is the caller's to read."""
         request = httpx.Request("POST", _url(url), content=body, headers=headers, extensions={"timeout": self._timeout})
         try:
-            response = await self._transport.handle_async_request(request)
-            if not stream:
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
+            return await self._transport.handle_async_request(request)
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
-        return response
+
+    async def read(self, response: httpx.Response) -> UpstreamReply:
+        try:
+            if "content-encoding" in response.headers:
+                body = await response.aread()
+            else:
+                body = b"".join([chunk async for chunk in raw_chunks(response)])
+        except httpx.TransportError as exc:
+            raise transport_error(exc) from exc
+        finally:
+            await response.aclose()
+        return UpstreamReply(response.status_code, response.headers, body)
 
     async def aclose(self) -> None:
         await self._transport.aclose()
+
+
+def raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as the socket delivers it: the transport's own stream, without httpx's per-chunk layers
+    (decoding, re-chunking). Compressed bodies go through httpx's decoder."""
+    if "content-encoding" in response.headers:
+        return response.aiter_bytes()
+    return cast(httpx.AsyncByteStream, response.stream).__aiter__()
 
 
 def transport_error(exc: httpx.TransportError) -> ProxyError:

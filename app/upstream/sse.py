@@ -19,6 +19,8 @@ class SSEDecoder:
     def feed(self, chunk: bytes) -> list[bytes]:
         """Return the `data` payloads of every event completed by this chunk."""
         buffer = self._buffer + chunk if self._buffer else chunk
+        if b"\r" not in buffer and not self._data:
+            return self._feed_lf(buffer)
         held_cr = b""
         if b"\r" in buffer:
             if buffer.endswith(b"\r"):
@@ -31,12 +33,26 @@ class SSEDecoder:
             self._take_line(line, events)
         return events
 
+    def _feed_lf(self, buffer: bytes) -> list[bytes]:
+        """The usual case, LF line ends: whole events are the blocks between blank lines, and most are
+        a single `data: ` line."""
+        *blocks, self._buffer = buffer.split(b"\n\n")
+        events: list[bytes] = []
+        for block in blocks:
+            if block.startswith(b"data: ") and b"\n" not in block:
+                events.append(block[6:])
+                continue
+            for line in block.split(b"\n"):
+                self._take_line(line, events)
+            self._take_line(b"", events)
+        return events
+
     def flush(self) -> list[bytes]:
         """At end of body: a last event that lacked its blank line still counts."""
         events: list[bytes] = []
-        if self._buffer:
-            self._take_line(self._buffer.rstrip(b"\r"), events)
-            self._buffer = b""
+        for line in self._buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
+            self._take_line(line, events)
+        self._buffer = b""
         self._take_line(b"", events)
         return events
 
