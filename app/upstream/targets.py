@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import httpx
+
 from app import __version__
 
 USER_AGENT = f"workers-ai-proxy/{__version__}"
@@ -28,7 +32,9 @@ class WorkersAITarget:
         return self._ai_base + path
 
 
-def auth_headers(token: str, *, stream: bool) -> dict[str, str]:
+@lru_cache(maxsize=256)
+def auth_headers(token: str, *, stream: bool) -> httpx.Headers:
+    """Built once per token: httpx normalizes every header it is given, ~5 us per request otherwise."""
     headers = dict(STREAM_HEADERS if stream else JSON_HEADERS)
     headers["Authorization"] = f"Bearer {token}"
-    return headers
+    return httpx.Headers(headers)

@@ -86,10 +86,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             for name, value in request.headers.raw
             if name.lower() not in SKIPPED_HEADERS
         ]
-        try:
-            body: bytes | httpx.AsyncByteStream = request.content
-        except httpx.RequestNotRead:
-            body = request.stream  # type: ignore[assignment]  # aiohttp accepts async iterables of bytes
+        body: bytes | httpx.AsyncByteStream
+        if isinstance(request.stream, httpx.ByteStream):
+            body = b"".join(request.stream)  # bytes given as a stream: a single piece, so the join copies nothing
+        else:
+            try:
+                body = request.content
+            except httpx.RequestNotRead:
+                body = request.stream  # type: ignore[assignment]  # aiohttp accepts async iterables of bytes
         with httpx_errors():
             response = await self._session.request(
                 request.method,

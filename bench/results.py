@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Turn one side-by-side run (ours.json, floor.json, litellm.json, upstream.json) into bench/RESULTS.md.
+
+Ratios are taken within the run: absolute figures drift ~30% between runs on this machine, ratios do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+LABELS = ("ours", "floor", "litellm", "upstream")
+METRICS = (
+    ("rps", "RPS"),
+    ("p50_ms", "p50 ms"),
+    ("p99_ms", "p99 ms"),
+    ("ttft_p50_ms", "TTFT p50 ms"),
+    ("ttft_p99_ms", "TTFT p99 ms"),
+    ("proxy_cpu_ms_per_req", "CPU ms/req"),
+    ("peak_rss_mb", "peak RSS MB"),
+)
+Runs = dict[str, dict[str, dict[str, Any]]]
+
+
+def load(folder: Path) -> Runs:
+    runs: Runs = {}
+    for label in LABELS:
+        path = folder / f"{label}.json"
+        if path.exists():
+            runs[label] = {r["scenario"]: r for r in json.loads(path.read_text())["results"]}
+    return runs
+
+
+def value(runs: Runs, label: str, scenario: str, metric: str) -> float | None:
+    v = runs.get(label, {}).get(scenario, {}).get(metric)
+    return float(v) if isinstance(v, int | float) and v == v else None
+
+
+def ratio(runs: Runs, scenario: str, metric: str, other: str) -> float | None:
+    ours, theirs = value(runs, "ours", scenario, metric), value(runs, other, scenario, metric)
+    return ours / theirs if ours is not None and theirs else None
+
+
+def peak(runs: Runs, label: str) -> float | None:
+    values = [r.get("peak_rss_mb") for r in runs.get(label, {}).values() if r.get("peak_rss_mb")]
+    return max(values) if values else None
+
+
+Check = tuple[str, str, str, Callable[[Runs], float | None], str, float]  # kind, metric, figure, fn, op, limit
+
+
+def checks() -> list[Check]:
+    out: list[Check] = []
+    for sc in ("chat_c16", "chat_c64", "chat_c256"):
+        out += [
+            ("gate", f"{sc} CPU/req", "ours/floor", lambda r, s=sc: ratio(r, s, "proxy_cpu_ms_per_req", "floor"), "<=", 3),
+            ("gate", f"{sc} CPU/req", "ours/LiteLLM", lambda r, s=sc: ratio(r, s, "proxy_cpu_ms_per_req", "litellm"), "<=", 0.1),
+            ("goal", f"{sc} CPU/req", "ours/floor", lambda r, s=sc: ratio(r, s, "proxy_cpu_ms_per_req", "floor"), "<=", 2),
+        ]
+    out += [
+        ("gate", "chat_c64 RPS", "ours/floor", lambda r: ratio(r, "chat_c64", "rps", "floor"), ">=", 0.33),
+        ("gate", "chat_c64 RPS", "ours/LiteLLM", lambda r: ratio(r, "chat_c64", "rps", "litellm"), ">=", 10),
+        ("goal", "chat_c64 RPS", "ours/floor", lambda r: ratio(r, "chat_c64", "rps", "floor"), ">=", 0.5),
+        ("gate", "chat_c1 p50", "ours/floor", lambda r: ratio(r, "chat_c1", "p50_ms", "floor"), "<=", 3),
+        ("goal", "chat_c1 p50", "ours/floor", lambda r: ratio(r, "chat_c1", "p50_ms", "floor"), "<=", 1.5),
+        ("gate", "stream_c16 CPU/stream", "ours/floor", lambda r: ratio(r, "stream_c16", "proxy_cpu_ms_per_req", "floor"), "<=", 3),
+        ("gate", "stream_c16 CPU/stream", "ours/LiteLLM", lambda r: ratio(r, "stream_c16", "proxy_cpu_ms_per_req", "litellm"), "<=", 1 / 25),
+        ("goal", "stream_c16 CPU/stream", "ours/floor", lambda r: ratio(r, "stream_c16", "proxy_cpu_ms_per_req", "floor"), "<=", 2),
+        ("gate", "stream_c1 TTFT p50", "ours/floor", lambda r: ratio(r, "stream_c1", "ttft_p50_ms", "floor"), "<=", 2),
+        ("goal", "stream_c1 TTFT p50", "ours - floor, ms",
+         lambda r: _diff(r, "stream_c1", "ttft_p50_ms"), "<=", 1),
+        ("gate", "stream_c256_paced errors+timeouts", "count",
+         lambda r: _failures(r, "stream_c256_paced"), "<=", 0),
+        ("gate", "stream_c256_paced p50", "ours/fake's own", lambda r: ratio(r, "stream_c256_paced", "p50_ms", "upstream"), "<=", 1.1),
+        ("gate", "stream_c256_paced TTFT p99", "ours/floor", lambda r: ratio(r, "stream_c256_paced", "ttft_p99_ms", "floor"), "<=", 2),
+        ("goal", "stream_c256_paced TTFT p99", "ours/floor", lambda r: ratio(r, "stream_c256_paced", "ttft_p99_ms", "floor"), "<=", 1.3),
+        ("gate", "embed_c16 CPU/req", "ours/floor", lambda r: ratio(r, "embed_c16", "proxy_cpu_ms_per_req", "floor"), "<=", 3),
+        ("gate", "embed_c16 CPU/req", "ours/LiteLLM", lambda r: ratio(r, "embed_c16", "proxy_cpu_ms_per_req", "litellm"), "<=", 1 / 15),
+        ("goal", "embed_c16 CPU/req", "ours/floor", lambda r: ratio(r, "embed_c16", "proxy_cpu_ms_per_req", "floor"), "<=", 2),
+        ("gate", "peak RSS (all scenarios)", "ours/floor", lambda r: _peak_ratio(r, "floor"), "<=", 1.5),
+        ("gate", "peak RSS (all scenarios)", "ours/LiteLLM", lambda r: _peak_ratio(r, "litellm"), "<=", 0.25),
+        ("goal", "peak RSS (all scenarios)", "ours/floor", lambda r: _peak_ratio(r, "floor"), "<=", 1.2),
+        ("gate", "errors in every scenario (ours)", "count", lambda r: _all_failures(r), "<=", 0),
+    ]
+    return out
+
+
+def _diff(runs: Runs, scenario: str, metric: str) -> float | None:
+    ours, floor = value(runs, "ours", scenario, metric), value(runs, "floor", scenario, metric)
+    return ours - floor if ours is not None and floor is not None else None
+
+
+def _failures(runs: Runs, scenario: str) -> float | None:
+    row = runs.get("ours", {}).get(scenario)
+    return None if row is None else float(row.get("errors", 0) + row.get("timeouts", 0))
+
+
+def _all_failures(runs: Runs) -> float | None:
+    rows = runs.get("ours", {}).values()
+    return float(sum(r.get("errors", 0) + r.get("timeouts", 0) for r in rows)) if rows else None
+
+
+def _peak_ratio(runs: Runs, other: str) -> float | None:
+    ours, theirs = peak(runs, "ours"), peak(runs, other)
+    return ours / theirs if ours is not None and theirs else None
+
+
+def fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{platform.system()} {platform.release()} {platform.machine()}, {model}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}"
+
+
+def render(runs: Runs, folder: Path, command: str) -> str:
+    started = runs.get("ours", {}) and json.loads((folder / "ours.json").read_text()).get("started", "")
+    lines = [
+        "# Benchmark results: workers-ai-proxy vs the floor and LiteLLM",
+        "",
+        f"- Date of the run: {started or dt.date.today().isoformat()}",
+        f"- Machine: {machine()}",
+        f"- Command: `{command}` (wraps `../shared/bench/run_side_by_side.sh`; raw results in `{folder}`)",
+        "- Every target runs as 1 worker pinned to one core; the fake upstream and the load generator share the other.",
+        "- *floor*: a bare Starlette + aiohttp relay that does no translation; *fake's own*: the fake upstream",
+        "  measured directly. All figures come from this one run; ratios are ours / theirs.",
+        "",
+        "## Targets (issue 3)",
+        "",
+        "| kind | metric | figure | value | target | result |",
+        "|---|---|---|--:|--:|---|",
+    ]
+    for kind, metric, figure, fn, op, limit in checks():
+        got = fn(runs)
+        ok = got is not None and (got <= limit if op == "<=" else got >= limit)
+        lines.append(f"| {kind} | {metric} | {figure} | {fmt(got)} | {op} {fmt(limit)} | {'PASS' if ok else 'FAIL'} |")
+    labels = [label for label in LABELS if label in runs]
+    lines += ["", "## Every scenario", "", "| scenario | metric | " + " | ".join(labels) + " | ours/floor | ours/LiteLLM |",
+              "|---|---|" + "--:|" * (len(labels) + 2)]
+    for scenario in runs.get("ours", {}):
+        for metric, title in METRICS:
+            cells = [value(runs, label, scenario, metric) for label in labels]
+            if cells[0] is None:
+                continue
+            lines.append(
+                f"| {scenario} | {title} | " + " | ".join(fmt(c) for c in cells)
+                + f" | {fmt(ratio(runs, scenario, metric, 'floor'))} | {fmt(ratio(runs, scenario, metric, 'litellm'))} |"
+            )
+        errors = [runs.get(label, {}).get(scenario, {}).get("errors") for label in labels]
+        lines.append(f"| {scenario} | errors | " + " | ".join("-" if e is None else str(e) for e in errors) + " | | |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("folder", type=Path, help="OUT_DIR of run_side_by_side.sh")
+    parser.add_argument("--command", default="bash bench/side_by_side.sh")
+    args = parser.parse_args()
+    print(render(load(args.folder), args.folder, args.command), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Measure workers-ai-proxy against the floor (bare aiohttp relay) and LiteLLM in ONE run of
+# ../shared/bench/run_side_by_side.sh, then write bench/RESULTS.md with the ratios and the gates of issue 3.
+#
+#   bash bench/side_by_side.sh                 # quick profile, ~5 minutes (the first run also builds LiteLLM's venv)
+#   PROFILE=full bash bench/side_by_side.sh    # longer scenarios
+#
+# Our proxy runs as 1 uvicorn worker pinned to one core, like the others; it is taken from the project's .venv
+# (the Quickstart's), or PROXY_BIN. The fake upstream is also measured directly (WITH_UPSTREAM=1) so that paced
+# streams can be compared with the fake's own timing.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHARED_BENCH=${SHARED_BENCH:-$ROOT/../shared/bench}
+PROXY_BIN=${PROXY_BIN:-$ROOT/.venv/bin/workers-ai-proxy}
+[ -x "$PROXY_BIN" ] || { echo "no $PROXY_BIN: run the Quickstart install first, or set PROXY_BIN" >&2; exit 2; }
+[ -f "$SHARED_BENCH/run_side_by_side.sh" ] || { echo "no $SHARED_BENCH/run_side_by_side.sh (set SHARED_BENCH)" >&2; exit 2; }
+OUT=${OUT_DIR:-${TMPDIR:-/tmp}/wap-bench/ours_$(date +%Y%m%d_%H%M%S)}
+mkdir -p "$OUT"
+export OUT_DIR=$OUT WITH_UPSTREAM=${WITH_UPSTREAM:-1} PROXY_PORT=${PROXY_PORT:-18200}
+export PROXY_CMD="$PROXY_BIN --port \$PROXY_PORT --log-level warning"
+bash "$SHARED_BENCH/run_side_by_side.sh" 2>&1 | tee "$OUT/console.txt"
+python3 "$ROOT/bench/results.py" "$OUT" --command "bash bench/side_by_side.sh" > "$ROOT/bench/RESULTS.md"
+echo "wrote bench/RESULTS.md from $OUT"
+grep -E "^\| (gate|goal)" "$ROOT/bench/RESULTS.md" | grep -c FAIL | xargs -I{} echo "{} target(s) not met (see bench/RESULTS.md)"
