@@ -217,3 +217,14 @@ def test_client_disconnect_closes_the_upstream_stream(client: openai.OpenAI, fak
         time.sleep(0.02)
     assert fake.disconnects, "the upstream stream was left running after the client went away"
     assert fake.disconnects[0] - left < 1.0
+
+
+def test_compressed_upstream_reply_is_decoded(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    import gzip
+
+    import orjson
+
+    payload = {"result": {"response": "zipped answer"}, "success": True, "errors": [], "messages": []}
+    fake.script(Reply(body=gzip.compress(orjson.dumps(payload)), headers={"Content-Encoding": "gzip"}))
+    reply = client.chat.completions.create(model=MODEL, messages=HELLO)  # type: ignore[arg-type]
+    assert reply.choices[0].message.content == "zipped answer"

@@ -8,14 +8,14 @@ from starlette.responses import Response
 from app.api.body import parse_body
 from app.api.endpoint import Endpoint
 from app.api.respond import json_response
-from app.api.services import services, upstream_token
+from app.api.services import authenticated
 from app.protocol.embeddings import EmbeddingRequest
 
 
 async def create_embedding(request: Request) -> Response:
-    token = upstream_token(request)
+    proxy, token = authenticated(request)
     embedding = await parse_body(request, EmbeddingRequest)
-    return json_response(await services(request).proxy.embeddings(embedding, token))
+    return json_response(await proxy.embeddings(embedding, token))
 
 
 ENDPOINTS = (

@@ -22,6 +22,7 @@ def services(request: Request) -> Services:
     return found
 
 
-def upstream_token(request: Request) -> str:
-    """Authenticate the client; return the Cloudflare token its request travels with."""
-    return services(request).auth.upstream_token(request.headers.get("authorization"))
+def authenticated(request: Request) -> tuple[Proxy, str]:
+    """Authenticate the client; return the proxy and the Cloudflare token its request travels with."""
+    found = services(request)
+    return found.proxy, found.auth.upstream_token(request.headers.get("authorization"))

@@ -49,10 +49,7 @@ class UpstreamClient:
 
     async def read(self, response: httpx.Response) -> UpstreamReply:
         try:
-            if "content-encoding" in response.headers:
-                body = await response.aread()
-            else:
-                body = b"".join([chunk async for chunk in raw_chunks(response)])
+            body = b"".join([chunk async for chunk in raw_chunks(response)])
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
         finally:
@@ -64,10 +61,8 @@ class UpstreamClient:
 
 
 def raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The body as the socket delivers it: the transport's own stream, without httpx's per-chunk layers
-    (decoding, re-chunking). Compressed bodies go through httpx's decoder."""
-    if "content-encoding" in response.headers:
-        return response.aiter_bytes()
+    """The body as the socket delivers it: the transport's own stream (already decoded), without httpx's
+    per-chunk layers. Responses always come from an async transport, so the stream is an async one."""
     return cast(httpx.AsyncByteStream, response.stream).__aiter__()
 
 

@@ -3,8 +3,9 @@
 Why not `httpx_aiohttp.AiohttpTransport`: measured here it adds ~120 us per request over aiohttp itself
 (URL re-parsing, a ClientTimeout and a header conversion per request, 16 KiB re-chunking of streams), and it
 reports every aiohttp connection error as `httpx.ConnectTimeout`. This one caches parsed URLs and timeouts,
-hands aiohttp plain header tuples, streams whatever each socket read delivers, and maps aiohttp's
-exceptions to the httpx classes that say what happened.
+hands aiohttp plain header tuples, streams whatever each socket read delivers (decoded: callers read
+`response.stream` directly, without httpx's per-chunk decoder layers), and maps aiohttp's exceptions to the
+httpx classes that say what happened.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_SECONDS, ttl_dns_cache=300
             ),
             timeout=aiohttp.ClientTimeout(total=None),
-            auto_decompress=False,  # httpx decodes Content-Encoding itself when a body is read
+            auto_decompress=True,  # bodies leave the transport decoded (see handle_async_request)
             # trust_env would re-read proxy variables and ~/.netrc on every request (10% of the CPU measured)
             trust_env=False,
         )
