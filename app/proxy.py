@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
 import httpx
 import orjson
 
@@ -24,7 +23,6 @@ from app.upstream.sse import SSEDecoder
 from app.upstream.targets import WorkersAITarget, auth_headers
 
 ChatStream = AsyncIterator[bytes]
-CLEANUP_SECONDS = 2.0
 
 
 class Proxy:
@@ -94,20 +92,21 @@ async def _single(frames: bytes) -> ChatStream:
 
 
 async def relay(response: httpx.Response, translator: ChatStreamTranslator) -> ChatStream:
-    """Upstream SSE bytes -> OpenAI frames, each read forwarded as soon as it is translated."""
+    """Upstream SSE bytes -> OpenAI frames, each read forwarded as soon as it is translated.
+
+    The opening frames (the role delta) travel with the first token in one write, and the first token
+    leaves before the rest of its read is translated: time to first token is what a user sees.
+    """
     decoder = SSEDecoder()
-    first_token_sent = False
+    opening = translator.start()
     try:
-        yield translator.start()
         async for chunk in raw_chunks(response):
             out = b""
             for data in decoder.feed(chunk):
                 out += translator.feed(data)
-                if out and not first_token_sent:
-                    # the first token leaves before the rest of its read is translated
-                    first_token_sent = True
-                    yield out
-                    out = b""
+                if out and opening:
+                    yield opening + out
+                    opening = out = b""
             if out:
                 yield out
             if translator.done:
@@ -115,16 +114,15 @@ async def relay(response: httpx.Response, translator: ChatStreamTranslator) -> C
         out = b"".join(translator.feed(data) for data in decoder.flush())
         if not translator.done:
             raise UpstreamError("The Workers AI stream ended before [DONE]; the answer is incomplete.")
-        yield out
+        yield opening + out
     except ProxyError as exc:
-        yield error_frame(exc) + DONE_FRAME
+        yield opening + error_frame(exc) + DONE_FRAME
     except httpx.TransportError as exc:
-        yield error_frame(transport_error(exc)) + DONE_FRAME
+        yield opening + error_frame(transport_error(exc)) + DONE_FRAME
     finally:
-        # Runs on completion, failure and client disconnect alike; shielded so that a cancelled
-        # request still closes (or returns) its upstream connection.
-        with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
-            await response.aclose()
+        # Runs on completion, failure and client disconnect alike. Closing does not wait on the network
+        # (an unfinished body just drops its connection), so a cancelled stream still gets here in full.
+        await response.aclose()
 
 
 __all__ = ["ChatStream", "Proxy", "Route", "relay"]

@@ -34,14 +34,16 @@ class SSEDecoder:
         return events
 
     def _feed_lf(self, buffer: bytes) -> list[bytes]:
-        """The usual case, LF line ends: whole events are the blocks between blank lines, and most are
-        a single `data: ` line."""
+        """The usual case, LF line ends: whole events are the blocks between blank lines, and usually
+        every one is a single `data: ` line (checked for the whole read at once, then sliced)."""
         *blocks, self._buffer = buffer.split(b"\n\n")
+        if not blocks:
+            return []
+        consumed = len(buffer) - len(self._buffer)
+        if buffer.count(b"\n", 0, consumed) == 2 * len(blocks) and all(b.startswith(b"data: ") for b in blocks):
+            return [block[6:] for block in blocks]
         events: list[bytes] = []
         for block in blocks:
-            if block.startswith(b"data: ") and b"\n" not in block:
-                events.append(block[6:])
-                continue
             for line in block.split(b"\n"):
                 self._take_line(line, events)
             self._take_line(b"", events)

@@ -43,15 +43,25 @@ class NativeChatStream:
     def feed(self, data: bytes) -> bytes:
         if self._done:
             return b""  # a second [DONE] or anything after the first
-        if data.strip() == b"[DONE]":
-            self._done = True
-            return self._closing()
         try:
             event = orjson.loads(data)
         except orjson.JSONDecodeError:
+            if data.strip() == b"[DONE]":
+                self._done = True
+                return self._closing()
             raise UpstreamError("Workers AI sent a malformed stream event") from None
-        if not isinstance(event, dict):
+        if type(event) is not dict:
             return b""
+        token = event.get("response")
+        if type(token) is str and (len(event) == 1 or (len(event) == 2 and "p" in event)):
+            # the common legacy event, {"response": "tok", "p": "padding"}: nothing else to look at
+            if not token:
+                return b""
+            self._token_events += 1
+            return self._encoder.content(token)
+        return self._any_event(event)
+
+    def _any_event(self, event: dict[str, Any]) -> bytes:
         if event.get("finish_reason") and self._finish is None:
             self._finish = event["finish_reason"]
         if "response" in event:
