@@ -20,7 +20,7 @@ environment variables (also read from .env, and from the config file as [cloudfl
   PROXY_API_KEYS            comma-separated keys clients must send as 'Authorization: Bearer'
   PROXY_MODEL_ALIASES       JSON object alias -> Workers AI model id
   PROXY_DEFAULT_MAX_TOKENS  max_tokens sent when the client gives none (default 4096)
-  PROXY_HOST, PROXY_PORT, PROXY_LOG_LEVEL   as the options below
+  PROXY_HOST, PROXY_PORT, PROXY_LOG_LEVEL, PROXY_WORKERS   as the options below
   PROXY_EMULATOR            true = as --emulator
   PROXY_CONFIG              TOML config file (default config/proxy.toml when present)
 """
@@ -31,6 +31,7 @@ FLAG_ENVIRONMENT = {
     "port": "PROXY_PORT",
     "config": "PROXY_CONFIG",
     "log_level": "PROXY_LOG_LEVEL",
+    "workers": "PROXY_WORKERS",
 }
 
 
@@ -53,6 +54,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--log-level",
         metavar="LEVEL",
         help="critical, error, warning, info or debug (PROXY_LOG_LEVEL, default info)",
+    )
+    parser.add_argument(
+        "--workers",
+        metavar="N",
+        help="worker processes sharing the port, one core each (PROXY_WORKERS, default 1)",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
@@ -88,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         factory=True,
         host=settings.proxy_host,
         port=settings.proxy_port,
+        workers=settings.proxy_workers,
         log_level=settings.proxy_log_level,
         log_config=log_config(settings.proxy_log_level),
         access_log=settings.proxy_log_level == "debug",

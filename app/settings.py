@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     proxy_host: str = "127.0.0.1"
     proxy_port: int = Field(default=8787, ge=1, le=65535)
     proxy_log_level: LogLevel = "info"
+    proxy_workers: int = Field(default=1, ge=1, le=256)
     proxy_connect_timeout: float = Field(default=5.0, gt=0)
     proxy_first_byte_timeout: float = Field(default=120.0, gt=0)
     proxy_emulator: bool = False

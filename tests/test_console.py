@@ -20,6 +20,8 @@ def test_help_names_every_option_and_variable(tmp_path: Path) -> None:
         "--config",
         "--emulator",
         "--log-level",
+        "--workers",
+        "PROXY_WORKERS",
         "CLOUDFLARE_ACCOUNT_ID",
         "CLOUDFLARE_API_TOKEN",
         "CLOUDFLARE_API_BASE",
@@ -122,3 +124,14 @@ def test_config_file_and_env_file_are_read(tmp_path: Path) -> None:
         reply = httpx.post(url, json=body, headers={"Authorization": "Bearer from-dotenv"}).json()
         assert reply["model"] == "my-chat"
         assert reply["usage"]["completion_tokens"] == 2 and reply["choices"][0]["finish_reason"] == "length"
+
+
+def test_several_workers_serve_the_same_port(tmp_path: Path) -> None:
+    with RunningProxy(
+        "--emulator", "--workers", "2", cwd=tmp_path, env=clean_env(PROXY_EMULATOR_TOKEN_DELAY_MS="0")
+    ) as proxy:
+        body = {"model": "@cf/meta/llama-3.1-8b-instruct", "messages": [{"role": "user", "content": "hi"}]}
+        for _ in range(6):
+            assert httpx.post(proxy.url + "/v1/chat/completions", json=body, timeout=10).status_code == 200
+    output = proxy.output()
+    assert output.count("Started server process") == 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import random
 import time
 from dataclasses import dataclass
 
@@ -17,4 +17,5 @@ class ChatContext:
 
     @classmethod
     def new(cls, model: str, max_tokens: int, include_usage: bool = False) -> ChatContext:
-        return cls("chatcmpl-" + os.urandom(12).hex(), int(time.time()), model, max_tokens, include_usage)
+        # ids need to be unique, not secret: the PRNG spares a system call per request
+        return cls(f"chatcmpl-{random.getrandbits(96):024x}", int(time.time()), model, max_tokens, include_usage)
