@@ -1,14 +1,14 @@
-"""The one place the layers meet: route -> dialect.build -> upstream.post -> dialect.parse / relay."""
+"""The one place the layers meet: route -> dialect.build -> upstream.request/open -> dialect.parse / relay."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from typing import Any
 
 import httpx
 import orjson
 
-from app.catalog import Catalog, Route
+from app.catalog import Catalog
 from app.dialects import REGISTRY, Dialect
 from app.dialects.base import ChatStreamTranslator
 from app.dialects.context import ChatContext
@@ -22,7 +22,7 @@ from app.upstream.client import UpstreamClient, UpstreamReply, raw_chunks, trans
 from app.upstream.sse import SSEDecoder
 from app.upstream.targets import WorkersAITarget, auth_headers
 
-ChatStream = AsyncIterator[bytes]
+ChatStream = AsyncIterable[bytes]  # SSE frames, already encoded
 
 
 class Proxy:
@@ -60,7 +60,7 @@ class Proxy:
             # An error, or a model that answered a stream request with one JSON body: replay it as a stream.
             completion = dialect.parse_chat(_json_reply(await self.upstream.read(response), dialect), ctx)
             return _single(completion_as_stream(completion, encoder, ctx.include_usage))
-        return relay(response, dialect.chat_stream(ctx, encoder))
+        return RelayedStream(response, dialect.chat_stream(ctx, encoder))
 
     # -- embeddings ---------------------------------------------------------------------------
     async def embeddings(self, request: EmbeddingRequest, token: str) -> CreateEmbeddingResponse:
@@ -87,11 +87,29 @@ def _json_reply(reply: UpstreamReply, dialect: Dialect) -> Any:
         raise UpstreamError("Workers AI returned a reply that is not JSON") from None
 
 
-async def _single(frames: bytes) -> ChatStream:
+async def _single(frames: bytes) -> AsyncIterator[bytes]:
     yield frames
 
 
-async def relay(response: httpx.Response, translator: ChatStreamTranslator) -> ChatStream:
+class RelayedStream:
+    """The relay's frames, and a close that releases the upstream response even if the frames were never
+    iterated (a client gone before the first one)."""
+
+    __slots__ = ("_frames", "_response")
+
+    def __init__(self, response: httpx.Response, translator: ChatStreamTranslator) -> None:
+        self._response = response
+        self._frames = relay(response, translator)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._frames  # iterated directly: no indirection per frame
+
+    async def aclose(self) -> None:
+        await self._frames.aclose()
+        await self._response.aclose()
+
+
+async def relay(response: httpx.Response, translator: ChatStreamTranslator) -> AsyncGenerator[bytes, None]:
     """Upstream SSE bytes -> OpenAI frames, each read forwarded as soon as it is translated.
 
     The opening frames (the role delta) travel with the first token in one write, and the first token
@@ -123,6 +141,3 @@ async def relay(response: httpx.Response, translator: ChatStreamTranslator) -> C
         # Runs on completion, failure and client disconnect alike. Closing does not wait on the network
         # (an unfinished body just drops its connection), so a cancelled stream still gets here in full.
         await response.aclose()
-
-
-__all__ = ["ChatStream", "Proxy", "Route", "relay"]

@@ -74,3 +74,26 @@ def test_client_disconnect_stops_the_stream_and_runs_its_cleanup() -> None:
     elapsed = asyncio.run(serve())
     assert closed == [True]
     assert elapsed < 0.5
+
+
+def test_upstream_is_released_even_if_the_stream_never_started() -> None:
+    import httpx
+
+    from app.dialects.context import ChatContext
+    from app.dialects.native.chat_stream import NativeChatStream
+    from app.proxy import RelayedStream
+    from app.streaming import ChunkEncoder
+
+    closed: list[bool] = []
+
+    class Body(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b"data: [DONE]\n\n"
+
+        async def aclose(self) -> None:
+            closed.append(True)
+
+    ctx = ChatContext.new("m", 16)
+    stream = RelayedStream(httpx.Response(200, stream=Body()), NativeChatStream(ctx, ChunkEncoder("id", 1, "m")))
+    asyncio.run(stream.aclose())
+    assert closed == [True]

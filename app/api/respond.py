@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, Mapping
 from typing import Any
 
 import orjson
@@ -19,7 +19,7 @@ def json_response(payload: Mapping[str, Any], status: int = 200, headers: dict[s
     return Response(orjson.dumps(payload), status_code=status, media_type="application/json", headers=headers)
 
 
-def sse_response(frames: AsyncIterator[bytes]) -> RelayEventSource:
+def sse_response(frames: AsyncIterable[bytes]) -> RelayEventSource:
     return RelayEventSource(frames, ping=KEEPALIVE_SECONDS, sep="\n")
 
 
