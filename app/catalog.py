@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from app.errors import InvalidRequest, ModelNotFound
+from app.traits import UNKNOWN, ModelTraits, traits_for
 
 # Workers AI ids: `@cf/<author>/<name>` or `@hf/<author>/<name>`. Only these characters may reach an
 # upstream URL; anything else (`..`, `%2F`, `?`, `#`, spaces, controls) is refused before any call.
@@ -38,6 +39,7 @@ class Route:
     requested: str  # as the client wrote it; replies echo it back
     model_id: str  # the Workers AI id sent upstream
     dialect: str = "native"
+    traits: ModelTraits = UNKNOWN
 
 
 class Catalog:
@@ -47,7 +49,7 @@ class Catalog:
     def resolve(self, name: str) -> Route:
         model_id = self._aliases.get(name, name)
         if MODEL_ID.fullmatch(model_id) and ".." not in model_id:
-            return Route(requested=name, model_id=model_id)
+            return Route(requested=name, model_id=model_id, traits=traits_for(model_id))
         if model_id.startswith(("@cf/", "@hf/")):
             raise InvalidRequest(
                 f"Invalid model id {model_id!r}: Workers AI ids use only letters, digits, '.', '_', '-' "

@@ -24,6 +24,7 @@ from app.emulator import EMULATOR_ACCOUNT, EMULATOR_TOKEN
 from app.proxy import Proxy
 from app.settings import Settings, load_settings
 from app.upstream.client import UpstreamClient
+from app.upstream.fetch import ImageFetcher
 from app.upstream.targets import WorkersAITarget
 from app.upstream.transport import AiohttpTransport
 
@@ -57,7 +58,13 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
             else:
                 assert settings.cloudflare_account_id is not None  # Settings refuses to exist without it
                 target = WorkersAITarget(settings.cloudflare_api_base, settings.cloudflare_account_id)
-            proxy = Proxy(settings, client, target, Catalog(settings.proxy_model_aliases))
+            images = ImageFetcher(
+                settings.proxy_image_max_bytes,
+                settings.proxy_image_fetch_timeout,
+                allow_private=settings.proxy_image_allow_private_urls,
+            )
+            stack.push_async_callback(images.aclose)
+            proxy = Proxy(settings, client, target, Catalog(settings.proxy_model_aliases), images.fetch)
             app.state.services = Services(
                 proxy=proxy, auth=ClientAuth(client_keys, server_token), emulated=settings.proxy_emulator
             )

@@ -1,66 +1,104 @@
-"""The one place the layers meet: route -> dialect.build -> upstream.request/open -> dialect.parse / relay."""
+"""The one place the layers meet: route -> checks -> dialect.build -> upstream -> dialect.parse / relay."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 import orjson
 
-from app.catalog import Catalog
+from app.catalog import Catalog, Route
+from app.chat.answer import UpstreamAnswer, chat_completion, finalize, text_completion
+from app.chat.choice_stream import ChoiceStream
+from app.chat.context import CompletionContext
+from app.chat.images import Fetch, has_remote_images, inline_remote_images
+from app.chat.plan import OutputPlan
+from app.chat.request import check_chat_request, check_completion_request, output_plan, stop_sequences
 from app.dialects import REGISTRY, Dialect
-from app.dialects.base import ChatStreamTranslator
-from app.dialects.context import ChatContext
 from app.embedding_batches import EmbeddingJob
-from app.errors import InvalidRequest, ProxyError, UpstreamError
+from app.errors import InvalidRequest, UpstreamError
 from app.protocol.chat import ChatCompletion, ChatCompletionRequest
+from app.protocol.completions import Completion, CompletionRequest
 from app.protocol.embeddings import CreateEmbeddingResponse, EmbeddingRequest
+from app.relay import Frames, StreamBody, answer_frames, choice_frames, prefixed
 from app.settings import Settings
-from app.streaming import DONE_FRAME, ChunkEncoder, completion_as_stream, error_frame
-from app.upstream.client import UpstreamClient, UpstreamReply, raw_chunks, transport_error
-from app.upstream.sse import SSEDecoder
+from app.streaming import ChunkEncoder, CompletionChunkEncoder, FrameEncoder
+from app.upstream.client import UpstreamClient, UpstreamReply
 from app.upstream.targets import WorkersAITarget, auth_headers
 
-ChatStream = AsyncIterable[bytes]  # SSE frames, already encoded
+COMPLETION_FIELDS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "repetition_penalty",
+)
 
 
 class Proxy:
-    def __init__(self, settings: Settings, upstream: UpstreamClient, target: WorkersAITarget, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        upstream: UpstreamClient,
+        target: WorkersAITarget,
+        catalog: Catalog,
+        fetch_image: Fetch | None = None,
+    ) -> None:
         self.settings = settings
         self.upstream = upstream
         self.target = target
         self.catalog = catalog
+        self.fetch_image = fetch_image
 
     # -- chat ---------------------------------------------------------------------------------
-    async def chat(self, request: ChatCompletionRequest, token: str) -> ChatCompletion | ChatStream:
+    async def chat(self, request: ChatCompletionRequest, token: str) -> ChatCompletion | StreamBody:
         route = self.catalog.resolve(request.model)
-        if request.n is not None and request.n > 1:
-            raise InvalidRequest("Only n=1 is supported.", param="n", code="unsupported_value")
+        check_chat_request(request, route, self.settings.proxy_max_n)
+        if has_remote_images(request):
+            if self.fetch_image is None:
+                raise InvalidRequest("Image URLs are not fetched by this proxy; send data: URLs.", param="messages")
+            request = await inline_remote_images(request, self.fetch_image)
+        max_tokens = self._max_tokens(request.max_completion_tokens or request.max_tokens, route)
+        plan = output_plan(request, route, max_tokens)
+        ctx = CompletionContext.new(route.requested, request.include_usage)
         dialect = REGISTRY[route.dialect]
-        max_tokens = (
-            request.max_completion_tokens
-            or request.max_tokens
-            or self.settings.max_tokens_for(route.requested, route.model_id)
-        )
-        ctx = ChatContext.new(route.requested, max_tokens, request.include_usage)
-        body = orjson.dumps(dialect.build_chat(request, route, max_tokens))
+        n = request.n or 1
+        # Workers AI's JSON mode does not stream: the whole answer is fetched and replayed as a stream.
+        upstream_stream = bool(request.stream) and not _json_mode(request)
+        body = orjson.dumps(dialect.build_chat(request, route, max_tokens, stream=upstream_stream))
         url = self.target.url(dialect.chat_path(route.model_id))
-        stream = bool(request.stream)
-        if not stream:
-            reply = await self.upstream.request(url, body, auth_headers(token, stream=False))
-            return dialect.parse_chat(_json_reply(reply, dialect), ctx)
-        response = await self.upstream.open(url, body, auth_headers(token, stream=True))
-        return await self._open_stream(response, dialect, ctx)
+        if not request.stream:
+            answers = await asyncio.gather(*(self._answer(dialect, url, body, token) for _ in range(n)))
+            return chat_completion(ctx, [finalize(answer, plan) for answer in answers])
+        encoders = [ChunkEncoder(ctx.completion_id, ctx.created, ctx.model, i) for i in range(n)]
+        return await self._stream(dialect, url, [body] * n, token, plan, encoders, upstream_stream, ctx.include_usage)
 
-    async def _open_stream(self, response: httpx.Response, dialect: Dialect, ctx: ChatContext) -> ChatStream:
-        """Fail as a plain HTTP error until the upstream accepted; from then on errors travel in-band."""
-        encoder = ChunkEncoder(ctx.completion_id, ctx.created, ctx.model)
-        if response.status_code != 200 or "json" in response.headers.get("content-type", ""):
-            # An error, or a model that answered a stream request with one JSON body: replay it as a stream.
-            completion = dialect.parse_chat(_json_reply(await self.upstream.read(response), dialect), ctx)
-            return _single(completion_as_stream(completion, encoder, ctx.include_usage))
-        return RelayedStream(response, dialect.chat_stream(ctx, encoder))
+    # -- legacy completions ---------------------------------------------------------------------
+    async def completions(self, request: CompletionRequest, token: str) -> Completion | StreamBody:
+        route = self.catalog.resolve(request.model)
+        prompts = check_completion_request(request, self.settings.proxy_max_n)
+        max_tokens = self._max_tokens(request.max_tokens, route)
+        plan = OutputPlan(max_tokens=max_tokens, think=None, stop=stop_sequences(request.stop))
+        ctx = CompletionContext.new(route.requested, request.include_usage, prefix="cmpl-")
+        dialect = REGISTRY[route.dialect]
+        n = request.n or 1
+        fields = {name: getattr(request, name) for name in COMPLETION_FIELDS}
+        stream = bool(request.stream)
+        jobs = [prompt for prompt in prompts for _ in range(n)]  # choices ordered by prompt, then by n
+        bodies = [orjson.dumps(dialect.build_prompt(p, fields, route, max_tokens, stream=stream)) for p in jobs]
+        url = self.target.url(dialect.chat_path(route.model_id))
+        echoes = [prompt if request.echo else "" for prompt in jobs]
+        if not stream:
+            answers = await asyncio.gather(*(self._answer(dialect, url, body, token) for body in bodies))
+            return text_completion(ctx, [finalize(a, plan) for a in answers], echoes, len(prompts))
+        encoders = [CompletionChunkEncoder(ctx.completion_id, ctx.created, ctx.model, i) for i in range(len(jobs))]
+        return await self._stream(
+            dialect, url, bodies, token, plan, encoders, True, ctx.include_usage, echoes=echoes, prompts=len(prompts)
+        )
 
     # -- embeddings ---------------------------------------------------------------------------
     async def embeddings(self, request: EmbeddingRequest, token: str) -> CreateEmbeddingResponse:
@@ -77,6 +115,68 @@ class Proxy:
 
         return await job.run(embed)
 
+    # -- shared -------------------------------------------------------------------------------
+    def _max_tokens(self, asked: int | None, route: Route) -> int:
+        return asked or self.settings.max_tokens_for(route.requested, route.model_id)
+
+    async def _answer(self, dialect: Dialect, url: str, body: bytes, token: str) -> UpstreamAnswer:
+        reply = await self.upstream.request(url, body, auth_headers(token, stream=False))
+        return dialect.parse_chat(_json_reply(reply, dialect))
+
+    async def _stream(
+        self,
+        dialect: Dialect,
+        url: str,
+        bodies: Sequence[bytes],
+        token: str,
+        plan: OutputPlan,
+        encoders: Sequence[FrameEncoder],
+        upstream_stream: bool,
+        include_usage: bool,
+        *,
+        echoes: Sequence[str] | None = None,
+        prompts: int = 1,
+    ) -> StreamBody:
+        sinks = [ChoiceStream(encoder, plan) for encoder in encoders]
+        opened = await asyncio.gather(
+            *(
+                self._open_choice(dialect, url, body, token, sink, upstream_stream)
+                for body, sink in zip(bodies, sinks, strict=True)
+            ),
+            return_exceptions=True,
+        )
+        responses = [item[1] for item in opened if isinstance(item, tuple) and item[1] is not None]
+        failure = next((item for item in opened if isinstance(item, BaseException)), None)
+        if failure is not None:
+            for response in responses:
+                await response.aclose()
+            raise failure
+        choices: list[Frames] = [item[0] for item in opened if isinstance(item, tuple)]
+        if echoes is not None:
+            choices = [
+                prefixed(encoder, echo, choice) if echo else choice
+                for encoder, echo, choice in zip(encoders, echoes, choices, strict=True)
+            ]
+        usage_encoder = encoders[0] if include_usage else None
+        return StreamBody(choices, sinks, usage_encoder, responses, prompts)
+
+    async def _open_choice(
+        self, dialect: Dialect, url: str, body: bytes, token: str, sink: ChoiceStream, upstream_stream: bool
+    ) -> tuple[Frames, httpx.Response | None]:
+        """Fails as a plain HTTP error until the upstream accepted; from then on errors travel in-band."""
+        if not upstream_stream:
+            return answer_frames(await self._answer(dialect, url, body, token), sink), None
+        response = await self.upstream.open(url, body, auth_headers(token, stream=True))
+        if response.status_code != 200 or "json" in response.headers.get("content-type", ""):
+            # An error, or a model that answered a stream request with one JSON body: replay it.
+            answer = dialect.parse_chat(_json_reply(await self.upstream.read(response), dialect))
+            return answer_frames(answer, sink), None
+        return choice_frames(response, dialect.chat_stream(sink), sink), response
+
+
+def _json_mode(request: ChatCompletionRequest) -> bool:
+    return request.response_format is not None and request.response_format.type != "text"
+
 
 def _json_reply(reply: UpstreamReply, dialect: Dialect) -> Any:
     if reply.status != 200:
@@ -85,59 +185,3 @@ def _json_reply(reply: UpstreamReply, dialect: Dialect) -> Any:
         return orjson.loads(reply.body)
     except orjson.JSONDecodeError:
         raise UpstreamError("Workers AI returned a reply that is not JSON") from None
-
-
-async def _single(frames: bytes) -> AsyncIterator[bytes]:
-    yield frames
-
-
-class RelayedStream:
-    """The relay's frames, and a close that releases the upstream response even if the frames were never
-    iterated (a client gone before the first one)."""
-
-    __slots__ = ("_frames", "_response")
-
-    def __init__(self, response: httpx.Response, translator: ChatStreamTranslator) -> None:
-        self._response = response
-        self._frames = relay(response, translator)
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._frames  # iterated directly: no indirection per frame
-
-    async def aclose(self) -> None:
-        await self._frames.aclose()
-        await self._response.aclose()
-
-
-async def relay(response: httpx.Response, translator: ChatStreamTranslator) -> AsyncGenerator[bytes, None]:
-    """Upstream SSE bytes -> OpenAI frames, each read forwarded as soon as it is translated.
-
-    The opening frames (the role delta) travel with the first token in one write, and the first token
-    leaves before the rest of its read is translated: time to first token is what a user sees.
-    """
-    decoder = SSEDecoder()
-    opening = translator.start()
-    try:
-        async for chunk in raw_chunks(response):
-            out = b""
-            for data in decoder.feed(chunk):
-                out += translator.feed(data)
-                if out and opening:
-                    yield opening + out
-                    opening = out = b""
-            if out:
-                yield out
-            if translator.done:
-                return
-        out = b"".join(translator.feed(data) for data in decoder.flush())
-        if not translator.done:
-            raise UpstreamError("The Workers AI stream ended before [DONE]; the answer is incomplete.")
-        yield opening + out
-    except ProxyError as exc:
-        yield opening + error_frame(exc) + DONE_FRAME
-    except httpx.TransportError as exc:
-        yield opening + error_frame(transport_error(exc)) + DONE_FRAME
-    finally:
-        # Runs on completion, failure and client disconnect alike. Closing does not wait on the network
-        # (an unfinished body just drops its connection), so a cancelled stream still gets here in full.
-        await response.aclose()

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     proxy_port: int = Field(default=8787, ge=1, le=65535)
     proxy_log_level: LogLevel = "info"
     proxy_workers: int = Field(default=1, ge=1, le=256)
+    proxy_max_n: int = Field(default=8, ge=1, le=128)
+    proxy_image_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    proxy_image_fetch_timeout: float = Field(default=10.0, gt=0)
+    proxy_image_allow_private_urls: bool = False
     proxy_connect_timeout: float = Field(default=5.0, gt=0)
     proxy_first_byte_timeout: float = Field(default=120.0, gt=0)
     proxy_emulator: bool = False

@@ -1,4 +1,4 @@
-"""OpenAI stream output: `chat.completion.chunk` frames built straight as bytes, the error frame, `[DONE]`.
+"""OpenAI stream output: chunk frames built straight as bytes, the error frame, `[DONE]`.
 
 The relay writes one frame per upstream token, so a content frame is two cached byte strings around one
 `orjson.dumps` of the text: no dict, no pydantic object per token.
@@ -6,12 +6,11 @@ The relay writes one frame per upstream token, so a content frame is two cached 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from app.errors import ProxyError
-from app.protocol.chat import ChatCompletion
 from app.protocol.common import Usage
 
 DONE_FRAME = b"data: [DONE]\n\n"
@@ -26,53 +25,95 @@ def error_frame(error: ProxyError) -> bytes:
     return frame(error.body())
 
 
+class FrameEncoder(Protocol):
+    """The frames of one choice of one streamed completion."""
+
+    def role(self) -> bytes: ...
+
+    def content(self, text: str) -> bytes: ...
+
+    def reasoning(self, text: str) -> bytes: ...
+
+    def tool_call_start(self, position: int, call_id: str, name: str) -> bytes: ...
+
+    def tool_call_arguments(self, position: int, arguments: str) -> bytes: ...
+
+    def finish(self, reason: str) -> bytes: ...
+
+    def usage(self, usage: Usage) -> bytes: ...
+
+
+def _head(completion_id: str, obj: str, created: int, model: str) -> bytes:
+    # an open JSON object: each frame appends its choices and closes it
+    return b"data: " + orjson.dumps({"id": completion_id, "object": obj, "created": created, "model": model})[:-1]
+
+
 class ChunkEncoder:
-    """Frames of one chat completion stream: one id, one `created`, the model as the client named it."""
+    """`chat.completion.chunk` frames: one id, one `created`, the model as the client named it."""
 
-    __slots__ = ("_content_prefix", "_head", "_reasoning_prefix")
+    __slots__ = ("_choice", "_content_prefix", "_head", "_reasoning_prefix", "_tools_prefix")
 
-    _CHOICE_TAIL = b'},"logprobs":null,"finish_reason":null}]}\n\n'
+    _TAIL = b'},"logprobs":null,"finish_reason":null}]}\n\n'
 
-    def __init__(self, completion_id: str, created: int, model: str) -> None:
-        head = orjson.dumps(
-            {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model}
-        )[:-1]  # open object: the choices are appended per frame
-        self._head = b"data: " + head
-        self._content_prefix = self._head + b',"choices":[{"index":0,"delta":{"content":'
-        self._reasoning_prefix = self._head + b',"choices":[{"index":0,"delta":{"reasoning_content":'
+    def __init__(self, completion_id: str, created: int, model: str, index: int = 0) -> None:
+        self._head = _head(completion_id, "chat.completion.chunk", created, model)
+        self._choice = self._head + b',"choices":[{"index":%d,"delta":{' % index
+        self._content_prefix = self._choice + b'"content":'
+        self._reasoning_prefix = self._choice + b'"reasoning_content":'
+        self._tools_prefix = self._choice + b'"tool_calls":'
 
     def role(self) -> bytes:
-        return self._head + b',"choices":[{"index":0,"delta":{"role":"assistant","content":""' + self._CHOICE_TAIL
+        return self._choice + b'"role":"assistant","content":""' + self._TAIL
 
     def content(self, text: str) -> bytes:
-        return self._content_prefix + orjson.dumps(text) + self._CHOICE_TAIL
+        return self._content_prefix + orjson.dumps(text) + self._TAIL
 
     def reasoning(self, text: str) -> bytes:
-        return self._reasoning_prefix + orjson.dumps(text) + self._CHOICE_TAIL
+        return self._reasoning_prefix + orjson.dumps(text) + self._TAIL
+
+    def tool_call_start(self, position: int, call_id: str, name: str) -> bytes:
+        call = {"index": position, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        return self._tools_prefix + orjson.dumps([call]) + self._TAIL
+
+    def tool_call_arguments(self, position: int, arguments: str) -> bytes:
+        return (
+            self._tools_prefix + orjson.dumps([{"index": position, "function": {"arguments": arguments}}]) + self._TAIL
+        )
 
     def finish(self, reason: str) -> bytes:
-        return (
-            self._head
-            + b',"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":'
-            + orjson.dumps(reason)
-            + b"}]}\n\n"
-        )
+        return self._choice + b'},"logprobs":null,"finish_reason":' + orjson.dumps(reason) + b"}]}\n\n"
 
     def usage(self, usage: Usage) -> bytes:
         return self._head + b',"choices":[],"usage":' + orjson.dumps(usage) + b"}\n\n"
 
 
-def completion_as_stream(completion: ChatCompletion, encoder: ChunkEncoder, include_usage: bool) -> bytes:
-    """A whole stream for an upstream that answered a stream request with one JSON reply."""
-    choice = completion["choices"][0]
-    message: dict[str, Any] = dict(choice["message"])
-    out = encoder.role()
-    if message.get("reasoning_content"):
-        out += encoder.reasoning(message["reasoning_content"])
-    if message.get("content"):
-        out += encoder.content(message["content"])
-    out += encoder.finish(choice["finish_reason"])
-    usage = completion.get("usage")
-    if include_usage and usage is not None:
-        out += encoder.usage(usage)
-    return out + DONE_FRAME
+class CompletionChunkEncoder:
+    """Legacy `text_completion` stream frames; reasoning and tool calls have no place in them."""
+
+    __slots__ = ("_head", "_text_prefix", "_text_tail")
+
+    def __init__(self, completion_id: str, created: int, model: str, index: int = 0) -> None:
+        self._head = _head(completion_id, "text_completion", created, model)
+        self._text_prefix = self._head + b',"choices":[{"text":'
+        self._text_tail = b',"index":%d,"logprobs":null,"finish_reason":' % index
+
+    def role(self) -> bytes:
+        return b""
+
+    def content(self, text: str) -> bytes:
+        return self._text_prefix + orjson.dumps(text) + self._text_tail + b"null}]}\n\n"
+
+    def reasoning(self, text: str) -> bytes:
+        return b""
+
+    def tool_call_start(self, position: int, call_id: str, name: str) -> bytes:
+        return b""
+
+    def tool_call_arguments(self, position: int, arguments: str) -> bytes:
+        return b""
+
+    def finish(self, reason: str) -> bytes:
+        return self._text_prefix + b'""' + self._text_tail + orjson.dumps(reason) + b"}]}\n\n"
+
+    def usage(self, usage: Usage) -> bytes:
+        return self._head + b',"choices":[],"usage":' + orjson.dumps(usage) + b"}\n\n"

@@ -58,7 +58,11 @@ def test_malformed_json_is_a_400(http: httpx.Client) -> None:
         ({"model": MODEL, "messages": [{"role": "wizard", "content": "x"}]}, "messages[0].role"),
         ({"model": MODEL, "messages": HELLO, "max_tokens": "many"}, "max_tokens"),
         ({"model": MODEL, "messages": HELLO, "temperature": -1}, "temperature"),
-        ({"model": MODEL, "messages": HELLO, "n": 2}, "n"),
+        ({"model": MODEL, "messages": HELLO, "n": 9}, "n"),
+        ({"model": MODEL, "messages": HELLO, "logprobs": True}, "logprobs"),
+        ({"model": MODEL, "messages": HELLO, "top_logprobs": 2}, "top_logprobs"),
+        ({"model": MODEL, "messages": HELLO, "logit_bias": {"50256": -100}}, "logit_bias"),
+        ({"model": MODEL, "messages": HELLO, "stop": ["a", "b", "c", "d", "e"]}, "stop"),
         ([1, 2], None),
     ],
 )

@@ -16,10 +16,14 @@ from typing import Any
 import pytest
 
 from app.catalog import Catalog
+from app.chat.answer import chat_completion, finalize
+from app.chat.choice_stream import ChoiceStream
+from app.chat.context import CompletionContext
+from app.chat.plan import OutputPlan
+from app.chat.request import output_plan
 from app.dialects import REGISTRY
-from app.dialects.context import ChatContext
 from app.protocol.chat import ChatCompletionRequest
-from app.streaming import ChunkEncoder
+from app.streaming import DONE_FRAME, ChunkEncoder
 from app.upstream.sse import SSEDecoder
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -32,25 +36,28 @@ def load(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def prepare(case: Path) -> tuple[Any, ChatCompletionRequest, ChatContext]:
+def prepare(case: Path) -> tuple[Any, ChatCompletionRequest, CompletionContext, OutputPlan]:
     dialect = REGISTRY[case.parent.parent.name]
     request = ChatCompletionRequest.model_validate(load(case / "request.json"))
     max_tokens = request.max_completion_tokens or request.max_tokens or DEFAULT_MAX_TOKENS
-    ctx = ChatContext.new(request.model, max_tokens, request.include_usage)
-    return dialect, request, ctx
+    ctx = CompletionContext.new(request.model, request.include_usage)
+    plan = output_plan(request, Catalog(ALIASES).resolve(request.model), max_tokens)
+    return dialect, request, ctx, plan
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: f"{p.parent.parent.name}-{p.name}")
 def test_upstream_request(case: Path) -> None:
-    dialect, request, ctx = prepare(case)
+    dialect, request, _, plan = prepare(case)
     route = Catalog(ALIASES).resolve(request.model)
-    assert dialect.build_chat(request, route, ctx.max_tokens) == load(case / "upstream_request.json")
+    body = dialect.build_chat(request, route, plan.max_tokens, stream=bool(request.stream))
+    assert body == load(case / "upstream_request.json")
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if (c / "expected.json").exists()], ids=lambda p: p.name)
 def test_reply(case: Path) -> None:
-    dialect, _, ctx = prepare(case)
-    reply = dict(dialect.parse_chat(load(case / "upstream_reply.json"), ctx))
+    dialect, _, ctx, plan = prepare(case)
+    answer = dialect.parse_chat(load(case / "upstream_reply.json"))
+    reply = dict(chat_completion(ctx, [finalize(answer, plan)]))
     assert reply.pop("id") == ctx.completion_id and ctx.completion_id.startswith("chatcmpl-")
     assert reply.pop("created") == ctx.created
     assert reply == load(case / "expected.json")
@@ -66,20 +73,24 @@ def chunkings(data: bytes) -> dict[str, list[bytes]]:
     return {"whole": [data], "bytewise": [data[i : i + 1] for i in range(len(data))], "random": pieces}
 
 
-def translate(dialect: Any, ctx: ChatContext, pieces: list[bytes]) -> list[Any]:
-    translator = dialect.chat_stream(ctx, ChunkEncoder(ctx.completion_id, ctx.created, ctx.model))
+def translate(dialect: Any, ctx: CompletionContext, plan: OutputPlan, pieces: list[bytes]) -> list[Any]:
+    encoder = ChunkEncoder(ctx.completion_id, ctx.created, ctx.model)
+    sink = ChoiceStream(encoder, plan)
+    translator = dialect.chat_stream(sink)
     decoder = SSEDecoder()
-    out = translator.start()
     for piece in pieces:
         for event in decoder.feed(piece):
-            out += translator.feed(event)
+            translator.feed(event)
     for event in decoder.flush():
-        out += translator.feed(event)
-    assert translator.done
-    return compact(out, ctx)
+        translator.feed(event)
+    assert translator.done and sink.finished
+    out = sink.take()
+    if ctx.include_usage and sink.usage is not None:
+        out += encoder.usage(sink.usage)
+    return compact(out + DONE_FRAME, ctx)
 
 
-def compact(stream: bytes, ctx: ChatContext) -> list[Any]:
+def compact(stream: bytes, ctx: CompletionContext) -> list[Any]:
     assert stream.endswith(b"\n\n")
     frames: list[Any] = []
     for block in stream.decode().split("\n\n")[:-1]:
@@ -104,7 +115,7 @@ def compact(stream: bytes, ctx: ChatContext) -> list[Any]:
 
 @pytest.mark.parametrize("case", [c for c in CASES if (c / "upstream_reply.sse").exists()], ids=lambda p: p.name)
 def test_stream(case: Path) -> None:
-    dialect, _, ctx = prepare(case)
+    dialect, _, ctx, plan = prepare(case)
     expected = load(case / "expected_stream.json")
     for name, pieces in chunkings((case / "upstream_reply.sse").read_bytes()).items():
-        assert translate(dialect, ctx, pieces) == expected, f"fed {name}"
+        assert translate(dialect, ctx, plan, pieces) == expected, f"fed {name}"

@@ -79,9 +79,10 @@ def test_client_disconnect_stops_the_stream_and_runs_its_cleanup() -> None:
 def test_upstream_is_released_even_if_the_stream_never_started() -> None:
     import httpx
 
-    from app.dialects.context import ChatContext
+    from app.chat.choice_stream import ChoiceStream
+    from app.chat.plan import OutputPlan
     from app.dialects.native.chat_stream import NativeChatStream
-    from app.proxy import RelayedStream
+    from app.relay import StreamBody, choice_frames
     from app.streaming import ChunkEncoder
 
     closed: list[bool] = []
@@ -93,7 +94,8 @@ def test_upstream_is_released_even_if_the_stream_never_started() -> None:
         async def aclose(self) -> None:
             closed.append(True)
 
-    ctx = ChatContext.new("m", 16)
-    stream = RelayedStream(httpx.Response(200, stream=Body()), NativeChatStream(ctx, ChunkEncoder("id", 1, "m")))
-    asyncio.run(stream.aclose())
+    response = httpx.Response(200, stream=Body())
+    sink = ChoiceStream(ChunkEncoder("id", 1, "m"), OutputPlan(max_tokens=16))
+    body = StreamBody([choice_frames(response, NativeChatStream(sink), sink)], [sink], None, [response])
+    asyncio.run(body.aclose())
     assert closed == [True]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.api import chat, embeddings, health
+from app.api import chat, completions, embeddings, health
 from app.api.endpoint import Endpoint
 
-ENDPOINTS: tuple[Endpoint, ...] = (*chat.ENDPOINTS, *embeddings.ENDPOINTS, *health.ENDPOINTS)
+ENDPOINTS: tuple[Endpoint, ...] = (*chat.ENDPOINTS, *completions.ENDPOINTS, *embeddings.ENDPOINTS, *health.ENDPOINTS)

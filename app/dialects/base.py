@@ -5,24 +5,20 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from app.catalog import Route
-from app.dialects.context import ChatContext
+from app.chat.answer import UpstreamAnswer
+from app.chat.choice_stream import ChoiceStream
 from app.errors import ProxyError
-from app.protocol.chat import ChatCompletion, ChatCompletionRequest
-from app.streaming import ChunkEncoder
+from app.protocol.chat import ChatCompletionRequest
 
 
 class ChatStreamTranslator(Protocol):
-    """Turns upstream stream events into OpenAI chunk frames, one event at a time."""
+    """Reads upstream stream events, one `data` payload at a time, into a ChoiceStream."""
 
     @property
     def done(self) -> bool:
-        """True once the upstream's end marker was seen and the closing frames were produced."""
+        """True once the upstream's end marker was seen (the choice is then finished)."""
 
-    def start(self) -> bytes:
-        """Frames to send as soon as the upstream accepted the request."""
-
-    def feed(self, data: bytes) -> bytes:
-        """Frames for one event's `data` payload (empty when it carries nothing for the client)."""
+    def feed(self, data: bytes) -> None: ...
 
 
 class Dialect(Protocol):
@@ -33,11 +29,19 @@ class Dialect(Protocol):
     def chat_path(self, model_id: str) -> str:
         """Path below the target's Workers AI base (`.../accounts/{id}/ai/`)."""
 
-    def build_chat(self, request: ChatCompletionRequest, route: Route, max_tokens: int) -> dict[str, Any]: ...
+    def build_chat(
+        self, request: ChatCompletionRequest, route: Route, max_tokens: int, *, stream: bool
+    ) -> dict[str, Any]: ...
 
-    def parse_chat(self, payload: Any, ctx: ChatContext) -> ChatCompletion: ...
+    def build_prompt(
+        self, prompt: str, fields: dict[str, Any], route: Route, max_tokens: int, *, stream: bool
+    ) -> dict[str, Any]:
+        """A legacy text completion (`POST /v1/completions`)."""
 
-    def chat_stream(self, ctx: ChatContext, encoder: ChunkEncoder) -> ChatStreamTranslator: ...
+    def parse_chat(self, payload: Any) -> UpstreamAnswer:
+        """A whole reply, chat or text completion."""
+
+    def chat_stream(self, sink: ChoiceStream) -> ChatStreamTranslator: ...
 
     def embeddings_path(self, model_id: str) -> str: ...
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.catalog import Route
-from app.dialects.context import ChatContext
+from app.chat.answer import UpstreamAnswer
+from app.chat.choice_stream import ChoiceStream
 from app.dialects.native import chat, embeddings, errors
 from app.dialects.native.chat_stream import NativeChatStream
 from app.errors import ProxyError
-from app.protocol.chat import ChatCompletion, ChatCompletionRequest
-from app.streaming import ChunkEncoder
+from app.protocol.chat import ChatCompletionRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,14 +21,21 @@ class NativeDialect:
     def chat_path(self, model_id: str) -> str:
         return f"run/{model_id}"
 
-    def build_chat(self, request: ChatCompletionRequest, route: Route, max_tokens: int) -> dict[str, Any]:
-        return chat.build_chat(request, route, max_tokens)
+    def build_chat(
+        self, request: ChatCompletionRequest, route: Route, max_tokens: int, *, stream: bool
+    ) -> dict[str, Any]:
+        return chat.build_chat(request, route, max_tokens, stream=stream)
 
-    def parse_chat(self, payload: Any, ctx: ChatContext) -> ChatCompletion:
-        return chat.parse_chat(payload, ctx)
+    def build_prompt(
+        self, prompt: str, fields: dict[str, Any], route: Route, max_tokens: int, *, stream: bool
+    ) -> dict[str, Any]:
+        return chat.build_prompt(prompt, fields, max_tokens, stream=stream)
 
-    def chat_stream(self, ctx: ChatContext, encoder: ChunkEncoder) -> NativeChatStream:
-        return NativeChatStream(ctx, encoder)
+    def parse_chat(self, payload: Any) -> UpstreamAnswer:
+        return chat.parse_chat(payload)
+
+    def chat_stream(self, sink: ChoiceStream) -> NativeChatStream:
+        return NativeChatStream(sink)
 
     def embeddings_path(self, model_id: str) -> str:
         return f"run/{model_id}"

@@ -1,8 +1,10 @@
-"""Chat completions <-> Workers AI `/ai/run/{model}` text generation (non-stream half).
+"""Chat completions <-> Workers AI `/ai/run/{model}` text generation (request, and whole replies).
 
-Request: the model's own input schema (`messages` + sampling options, no wrapper). Reply: the v4 envelope
-whose `result` is either the legacy `{response, usage}` object (`response` a string, an object in JSON
-mode, a number, or null) or, for newer models, a whole Chat Completions object.
+Request: the model's own input schema (`messages` + options, no wrapper), shaped by the model's traits:
+tools flat or OpenAI-shaped, OpenAI options only for models that take them, reasoning effort in the
+model's own form. Reply: the v4 envelope whose `result` is either the legacy `{response, tool_calls,
+usage}` object (`response` a string, an object in JSON mode, a number, or null) or, for newer models, a
+whole Chat Completions object.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from typing import Any
 import orjson
 
 from app.catalog import Route
-from app.dialects.context import ChatContext
+from app.chat.answer import UpstreamAnswer
+from app.chat.tool_calls import arguments_json, short_tool_call_id
 from app.dialects.native.errors import error_from_payload
-from app.protocol.chat import ChatCompletion, ChatCompletionRequest, ChatMessage, FinishReason
+from app.protocol.chat import ChatCompletionRequest, ChatMessage, NamedToolChoice, ResponseFormat
 from app.protocol.common import Usage
+from app.traits import ModelTraits
 
-# OpenAI fields forwarded as they are; every other field the client sent is dropped (the native
-# schemas reject unknown properties).
+# Forwarded as they are; every other field the client sent is dropped (native schemas reject unknowns).
 SAMPLING_FIELDS = (
     "temperature",
     "top_p",
@@ -29,73 +32,140 @@ SAMPLING_FIELDS = (
     "repetition_penalty",
 )
 ROLE_NAMES = {"developer": "system", "function": "tool"}
-FINISH_REASONS: frozenset[str] = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
+NO_THINKING_EFFORTS = frozenset({"none", "minimal"})
 
 
-def build_chat(request: ChatCompletionRequest, route: Route, max_tokens: int) -> dict[str, Any]:
-    body: dict[str, Any] = {"messages": [_message(m) for m in request.messages], "max_tokens": max_tokens}
-    if request.stream:
+def build_chat(request: ChatCompletionRequest, route: Route, max_tokens: int, *, stream: bool) -> dict[str, Any]:
+    traits = route.traits
+    body: dict[str, Any] = {"messages": [_message(m, traits) for m in request.messages], "max_tokens": max_tokens}
+    if stream:
         body["stream"] = True
     for name in SAMPLING_FIELDS:
         value = getattr(request, name)
         if value is not None:
             body[name] = value
+    tools = _tools(request, traits)
+    if tools:
+        body["tools"] = tools
+        if traits.chat_options and request.tool_choice is not None:
+            choice = request.tool_choice
+            body["tool_choice"] = choice.model_dump() if isinstance(choice, NamedToolChoice) else choice
+        if traits.chat_options and request.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = request.parallel_tool_calls
+    if traits.chat_options and request.stop:
+        body["stop"] = request.stop
+    response_format = _response_format(request.response_format)
+    if response_format is not None:
+        body["response_format"] = response_format
+    if request.reasoning_effort is not None:
+        _reasoning_effort(body, request.reasoning_effort, traits)
     return body
 
 
-def _message(message: ChatMessage) -> dict[str, Any]:
+def build_prompt(prompt: str, fields: dict[str, Any], max_tokens: int, *, stream: bool) -> dict[str, Any]:
+    """Legacy completions: `{"prompt"}` with the same sampling options."""
+    body: dict[str, Any] = {"prompt": prompt, "max_tokens": max_tokens}
+    if stream:
+        body["stream"] = True
+    for name in SAMPLING_FIELDS:
+        if fields.get(name) is not None:
+            body[name] = fields[name]
+    return body
+
+
+def _message(message: ChatMessage, traits: ModelTraits) -> dict[str, Any]:
     out: dict[str, Any] = {"role": ROLE_NAMES.get(message.role, message.role)}
     content = message.content
     if isinstance(content, list):
-        if all(part.type == "text" for part in content):
-            # Older models take string content only; text parts read the same joined.
-            out["content"] = "\n".join(part.text or "" for part in content)
+        texts = [part.text or "" for part in content if part.type == "text"]
+        if traits.string_content or len(texts) == len(content):
+            out["content"] = "\n".join(texts)  # text parts read the same joined
         else:
-            out["content"] = [part.model_dump(exclude_none=True) for part in content]
+            out["content"] = [_part(part.model_dump(exclude_none=True)) for part in content]
     else:
         out["content"] = content if content is not None else ""
-    extra = message.model_extra or {}
-    for key in ("tool_calls", "tool_call_id"):
-        if key in extra:
-            out[key] = extra[key]
+    # Incoming `reasoning_content` is deliberately not forwarded: earlier reasoning is not part of the turn.
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {
+                "id": _tool_call_id(call.id or f"call_{i}", traits),
+                "type": "function",
+                "function": {"name": call.function.name, "arguments": arguments_json(call.function.arguments)},
+            }
+            for i, call in enumerate(message.tool_calls)
+        ]
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = _tool_call_id(message.tool_call_id, traits)
+        if message.name:
+            out["name"] = message.name
     return out
 
 
-def parse_chat(payload: Any, ctx: ChatContext) -> ChatCompletion:
+def _part(part: dict[str, Any]) -> dict[str, Any]:
+    if part.get("type") == "image_url":
+        return {"type": "image_url", "image_url": {"url": part["image_url"]["url"]}}
+    return part
+
+
+def _tool_call_id(tool_call_id: str, traits: ModelTraits) -> str:
+    return short_tool_call_id(tool_call_id) if traits.short_tool_ids else tool_call_id
+
+
+def _tools(request: ChatCompletionRequest, traits: ModelTraits) -> list[dict[str, Any]]:
+    tools = request.tools or []
+    choice = request.tool_choice
+    if not tools or choice == "none":
+        return []  # "none": the model must answer in text, so it is not shown the tools
+    if isinstance(choice, NamedToolChoice) and not traits.chat_options:
+        tools = [tool for tool in tools if tool.function.name == choice.function.name]  # the closest we can force
+    definitions = [tool.function.model_dump(exclude_none=True, exclude={"strict"}) for tool in tools]
+    if traits.tools == "flat":
+        return definitions
+    return [{"type": "function", "function": definition} for definition in definitions]
+
+
+def _response_format(response_format: ResponseFormat | None) -> dict[str, Any] | None:
+    if response_format is None or response_format.type == "text":
+        return None
+    if response_format.type == "json_object":
+        return {"type": "json_object"}
+    schema = response_format.json_schema.schema_ if response_format.json_schema else None
+    # the native route takes the bare JSON Schema, not OpenAI's {name, schema, strict} envelope
+    return {"type": "json_schema", "json_schema": schema or {"type": "object"}}
+
+
+def _reasoning_effort(body: dict[str, Any], effort: str, traits: ModelTraits) -> None:
+    if traits.reasoning_effort == "openai":
+        body["reasoning_effort"] = effort
+    elif traits.reasoning_effort == "qwen3":
+        body["chat_template_kwargs"] = {"enable_thinking": effort not in NO_THINKING_EFFORTS}
+
+
+# -- replies ---------------------------------------------------------------------------------------
+def parse_chat(payload: Any) -> UpstreamAnswer:
     result = unwrap_result(payload)
-    reasoning: str | None = None
-    upstream_finish: str | None = None
     if isinstance(result, dict) and isinstance(result.get("choices"), list):
-        choice = result["choices"][0] if result["choices"] else {}
+        choice = result["choices"][0] if result["choices"] and isinstance(result["choices"][0], dict) else {}
         message = choice.get("message") or {}
-        content = content_text(message.get("content"))
-        reasoning = message.get("reasoning_content") or message.get("reasoning") or None
-        upstream_finish = choice.get("finish_reason")
-    elif isinstance(result, dict):
-        content = content_text(result.get("response"))
-    else:
-        content = content_text(result)
-    usage = usage_from(result.get("usage") if isinstance(result, dict) else None)
-    message_out: dict[str, Any] = {"role": "assistant", "content": content}
-    if isinstance(reasoning, str):
-        message_out["reasoning_content"] = reasoning
-    completion: dict[str, Any] = {
-        "id": ctx.completion_id,
-        "object": "chat.completion",
-        "created": ctx.created,
-        "model": ctx.model,
-        "choices": [
-            {
-                "index": 0,
-                "message": message_out,
-                "logprobs": None,
-                "finish_reason": finish_reason(upstream_finish, usage, ctx.max_tokens),
-            }
-        ],
-    }
-    if usage is not None:
-        completion["usage"] = usage
-    return completion  # type: ignore[return-value]  # built as a plain dict on purpose: one serialization
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        return UpstreamAnswer(
+            content=None if message.get("content") is None else content_text(message.get("content")),
+            reasoning=reasoning if isinstance(reasoning, str) else None,
+            tool_calls=message.get("tool_calls") or [],
+            finish=choice.get("finish_reason"),
+            usage=usage_from(result.get("usage")),
+        )
+    if isinstance(result, dict):
+        response = result.get("response")
+        reasoning = result.get("reasoning_content") or result.get("reasoning")
+        return UpstreamAnswer(
+            content=None if response is None else content_text(response),
+            reasoning=reasoning if isinstance(reasoning, str) else None,
+            tool_calls=result.get("tool_calls") or [],
+            finish=result.get("finish_reason"),
+            usage=usage_from(result.get("usage")),
+        )
+    return UpstreamAnswer(content=content_text(result))
 
 
 def unwrap_result(payload: Any) -> Any:
@@ -108,14 +178,12 @@ def unwrap_result(payload: Any) -> Any:
 
 
 def content_text(value: Any) -> str:
-    """`response` as text: JSON mode returns objects, some models numbers, tool-call replies null."""
+    """`response` as text: JSON mode returns objects, some models numbers."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
-    if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
-    return orjson.dumps(value).decode() if isinstance(value, int | float) else str(value)
+    return orjson.dumps(value).decode()
 
 
 def usage_from(raw: Any) -> Usage | None:
@@ -133,11 +201,3 @@ def usage_from(raw: Any) -> Usage | None:
 
 def _count(value: Any) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
-
-
-def finish_reason(upstream: Any, usage: Usage | None, max_tokens: int) -> FinishReason:
-    if isinstance(upstream, str) and upstream in FINISH_REASONS:
-        return upstream  # type: ignore[return-value]  # checked against FINISH_REASONS
-    if usage is not None and usage.get("completion_tokens", 0) >= max_tokens:
-        return "length"
-    return "stop"

@@ -1,10 +1,10 @@
-"""Workers AI `/ai/run/{model}` stream events -> OpenAI `chat.completion.chunk` frames.
+"""Workers AI `/ai/run/{model}` stream events -> calls on a ChoiceStream (which writes the frames).
 
 Two event dialects share the route (wire spec, section 2): legacy `{"response": "tok", "p": "pad"}` events
 with the cumulative usage on a last `{"response": "", "usage": {...}}` event, and OpenAI-shaped chunks
-(`choices[0].delta`) whose per-chunk usage is incremental. Both end at `data: [DONE]`. Padding (`p`),
-empty tokens, empty `tool_calls` lists and repeated finish frames produce nothing; the one finish frame
-and the optional usage frame are written when `[DONE]` arrives.
+(`choices[0].delta`) whose per-chunk usage is incremental. Tool calls come whole (`{"name", "arguments"}`),
+or in OpenAI-style pieces at the top level or in the delta. Everything ends at `data: [DONE]`; padding
+(`p`), empty tokens, empty `tool_calls` lists and repeated finish frames produce nothing.
 """
 
 from __future__ import annotations
@@ -13,96 +13,104 @@ from typing import Any
 
 import orjson
 
-from app.dialects.context import ChatContext
-from app.dialects.native.chat import content_text, finish_reason, usage_from
+from app.chat.choice_stream import ChoiceStream
+from app.chat.tool_calls import arguments_json
+from app.dialects.native.chat import content_text, usage_from
 from app.dialects.native.errors import error_from_payload
 from app.errors import UpstreamError
 from app.protocol.common import Usage
-from app.streaming import DONE_FRAME, ChunkEncoder
 
 
 class NativeChatStream:
-    __slots__ = ("_chunk_usage", "_ctx", "_done", "_encoder", "_final_usage", "_finish", "_token_events")
+    __slots__ = ("_chunk_usage", "_done", "_final_usage", "_finish", "_sink")
 
-    def __init__(self, ctx: ChatContext, encoder: ChunkEncoder) -> None:
-        self._ctx = ctx
-        self._encoder = encoder
+    def __init__(self, sink: ChoiceStream) -> None:
+        self._sink = sink
         self._done = False
         self._finish: Any = None
         self._final_usage: Usage | None = None
         self._chunk_usage: Usage | None = None
-        self._token_events = 0  # a stand-in count when the upstream reports no usage
 
     @property
     def done(self) -> bool:
         return self._done
 
-    def start(self) -> bytes:
-        return self._encoder.role()
-
-    def feed(self, data: bytes) -> bytes:
+    def feed(self, data: bytes) -> None:
         if self._done:
-            return b""  # a second [DONE] or anything after the first
+            return  # a second [DONE] or anything after the first
         try:
             event = orjson.loads(data)
         except orjson.JSONDecodeError:
             if data.strip() == b"[DONE]":
                 self._done = True
-                return self._closing()
+                self._sink.finish(self._finish, self._final_usage or self._chunk_usage)
+                return
             raise UpstreamError("Workers AI sent a malformed stream event") from None
         if type(event) is not dict:
-            return b""
+            return
         token = event.get("response")
         if type(token) is str and (len(event) == 1 or (len(event) == 2 and "p" in event)):
             # the common legacy event, {"response": "tok", "p": "padding"}: nothing else to look at
-            if not token:
-                return b""
-            self._token_events += 1
-            return self._encoder.content(token)
-        return self._any_event(event)
+            if token:
+                self._sink.content(token)
+            return
+        self._any_event(event)
 
-    def _any_event(self, event: dict[str, Any]) -> bytes:
+    def _any_event(self, event: dict[str, Any]) -> None:
         if event.get("finish_reason") and self._finish is None:
             self._finish = event["finish_reason"]
+        if isinstance(event.get("tool_calls"), list):
+            self._tool_calls(event["tool_calls"])
         if "response" in event:
-            return self._legacy(event)
+            usage = event.get("usage")
+            if isinstance(usage, dict):
+                self._final_usage = usage_from(usage)  # cumulative: the authoritative count
+            token = event["response"]
+            if token is not None and token != "":
+                self._sink.content(token if isinstance(token, str) else content_text(token))
+            return
         choices = event.get("choices")
         if isinstance(choices, list):
-            return self._openai_chunk(choices, event.get("usage"))
-        if event.get("errors") or event.get("error"):
+            self._openai_chunk(choices, event.get("usage"))
+        elif event.get("errors") or event.get("error"):
             raise error_from_payload(200, event, {})
-        return b""
 
-    def _legacy(self, event: dict[str, Any]) -> bytes:
-        usage = event.get("usage")
-        if isinstance(usage, dict):
-            self._final_usage = usage_from(usage)  # cumulative: the authoritative count
-        token = event["response"]
-        if token is None or token == "":
-            return b""
-        self._token_events += 1
-        return self._encoder.content(token if isinstance(token, str) else content_text(token))
-
-    def _openai_chunk(self, choices: list[Any], usage: Any) -> bytes:
+    def _openai_chunk(self, choices: list[Any], usage: Any) -> None:
         if isinstance(usage, dict):
             self._add_chunk_usage(usage)
         if not choices or not isinstance(choices[0], dict):
-            return b""
+            return
         choice = choices[0]
         if choice.get("finish_reason") and self._finish is None:
             self._finish = choice["finish_reason"]
         delta = choice.get("delta")
         if not isinstance(delta, dict):
-            return b""
-        out = b""
+            return
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
-            out += self._encoder.reasoning(reasoning)
+            self._sink.reasoning(reasoning)
         content = delta.get("content")
         if isinstance(content, str) and content:
-            self._token_events += 1
-            out += self._encoder.content(content)
-        return out
+            self._sink.content(content)
+        if isinstance(delta.get("tool_calls"), list):
+            self._tool_calls(delta["tool_calls"])
+
+    def _tool_calls(self, calls: list[Any]) -> None:
+        for call in calls:
+            if not isinstance(call, dict):
+                continue
+            function = call.get("function")
+            if isinstance(function, dict):  # OpenAI-style: a whole call, or a piece of one keyed by index
+                arguments = function.get("arguments")
+                self._sink.tool_call(
+                    call.get("index"),
+                    call.get("id"),
+                    function.get("name"),
+                    arguments if isinstance(arguments, str) or arguments is None else arguments_json(arguments),
+                )
+            else:  # flat and whole: {"name", "arguments": {...}}
+                arguments = call.get("arguments", call.get("parameters"))
+                self._sink.tool_call(None, call.get("id"), call.get("name"), arguments_json(arguments))
 
     def _add_chunk_usage(self, raw: dict[str, Any]) -> None:
         piece = usage_from(raw)
@@ -115,14 +123,3 @@ class NativeChatStream:
         total["prompt_tokens"] += piece["prompt_tokens"]
         total["completion_tokens"] = total.get("completion_tokens", 0) + piece.get("completion_tokens", 0)
         total["total_tokens"] += piece["total_tokens"]
-
-    def _closing(self) -> bytes:
-        usage = self._final_usage or self._chunk_usage
-        if usage is None:
-            # OpenAI promises a usage chunk when asked; count the streamed tokens the upstream did not.
-            count = self._token_events
-            usage = {"prompt_tokens": 0, "completion_tokens": count, "total_tokens": count}
-        out = self._encoder.finish(finish_reason(self._finish, usage, self._ctx.max_tokens))
-        if self._ctx.include_usage and usage is not None:
-            out += self._encoder.usage(usage)
-        return out + DONE_FRAME

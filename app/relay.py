@@ -1,0 +1,153 @@
+"""Streamed replies: upstream SSE -> ChoiceStream frames for one or n choices, then usage and `[DONE]`.
+
+Until the upstream accepts, failures are plain HTTP errors (raised by the proxy); from the first frame on
+they travel in-band as one `data: {"error": ...}` frame followed by `data: [DONE]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+
+import httpx
+
+from app.chat.answer import UpstreamAnswer, total_usage_of
+from app.chat.choice_stream import ChoiceStream
+from app.chat.tool_calls import openai_tool_calls
+from app.dialects.base import ChatStreamTranslator
+from app.errors import ProxyError, UpstreamError
+from app.streaming import DONE_FRAME, FrameEncoder, error_frame
+from app.upstream.client import raw_chunks, transport_error
+from app.upstream.sse import SSEDecoder
+
+Frames = AsyncGenerator[bytes, None]
+
+
+async def choice_frames(response: httpx.Response, translator: ChatStreamTranslator, sink: ChoiceStream) -> Frames:
+    """One choice's frames as the upstream produces them; raises ProxyError when the upstream fails.
+
+    The first output leaves before the rest of its read is translated: time to first token is what a
+    user sees. A matched stop sequence ends the choice and closes the upstream request early.
+    """
+    decoder = SSEDecoder()
+    first = True
+    try:
+        async for chunk in raw_chunks(response):
+            for data in decoder.feed(chunk):
+                translator.feed(data)
+                if first and sink.pending:
+                    first = False
+                    yield sink.take()
+                if sink.stopped:
+                    sink.finish("stop", None)
+                    break
+            out = sink.take()
+            if out:
+                yield out
+            if sink.finished:
+                return
+        for data in decoder.flush():
+            translator.feed(data)
+        if not translator.done:
+            raise UpstreamError("The Workers AI stream ended before [DONE]; the answer is incomplete.")
+        out = sink.take()
+        if out:
+            yield out
+    except httpx.TransportError as exc:
+        raise transport_error(exc) from exc
+    finally:
+        # Closing does not wait on the network (an unfinished body just drops its connection), so a
+        # cancelled stream still gets here in full.
+        await response.aclose()
+
+
+async def answer_frames(answer: UpstreamAnswer, sink: ChoiceStream) -> Frames:
+    """A whole reply (JSON mode, or a model that answered a stream request with JSON) replayed as frames."""
+    if answer.reasoning:
+        sink.reasoning(answer.reasoning)
+    if answer.content:
+        sink.content(answer.content)
+    for call in openai_tool_calls(answer.tool_calls):
+        sink.tool_call(None, call["id"], call["function"]["name"], call["function"]["arguments"])
+    sink.finish(answer.finish, answer.usage)
+    yield sink.take()
+
+
+async def prefixed(encoder: FrameEncoder, text: str, frames: Frames) -> Frames:
+    """`echo` for text completions: the prompt first, then the completion."""
+    yield encoder.content(text)
+    async for piece in frames:
+        yield piece
+
+
+class StreamBody:
+    """The frames of a streamed reply, and a close that releases every upstream response even if the
+    frames were never iterated (a client gone before the first one)."""
+
+    __slots__ = ("_choices", "_frames", "_responses")
+
+    def __init__(
+        self,
+        choices: Sequence[Frames],
+        sinks: Sequence[ChoiceStream],
+        usage: FrameEncoder | None,
+        responses: Sequence[httpx.Response] = (),
+        prompts: int = 1,
+    ) -> None:
+        self._choices = choices
+        self._responses = responses
+        self._frames = _completion(choices, sinks, usage, prompts)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._frames  # iterated directly: no indirection per frame
+
+    async def aclose(self) -> None:
+        await self._frames.aclose()
+        for choice in self._choices:
+            await choice.aclose()
+        for response in self._responses:
+            await response.aclose()
+
+
+async def _completion(
+    choices: Sequence[Frames], sinks: Sequence[ChoiceStream], usage: FrameEncoder | None, prompts: int
+) -> Frames:
+    try:
+        async for frames in choices[0] if len(choices) == 1 else _merge(choices):
+            yield frames
+        closing = DONE_FRAME
+        total = total_usage_of([sink.usage for sink in sinks], prompts)
+        if usage is not None and total is not None:
+            closing = usage.usage(total) + closing
+        yield closing
+    except ProxyError as exc:
+        yield error_frame(exc) + DONE_FRAME
+
+
+async def _merge(choices: Sequence[Frames]) -> Frames:
+    """n choices streamed at once: frames interleave as each upstream produces them."""
+    queue: asyncio.Queue[bytes | Exception | None] = asyncio.Queue()
+
+    async def pump(choice: Frames) -> None:
+        try:
+            async for frames in choice:
+                await queue.put(frames)
+            await queue.put(None)
+        except Exception as exc:  # handed to the reader, which raises it
+            await queue.put(exc)
+
+    tasks = [asyncio.create_task(pump(choice)) for choice in choices]
+    try:
+        remaining = len(tasks)
+        while remaining:
+            item = await queue.get()
+            if item is None:
+                remaining -= 1
+            elif isinstance(item, Exception):
+                raise item
+            else:
+                yield item
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
