@@ -42,7 +42,10 @@ def prompt_text(body: dict[str, Any]) -> str:
     """The text the reply is about: the last user message, or the raw prompt."""
     if isinstance(body.get("prompt"), str):
         return str(body["prompt"])
-    for message in reversed(body.get("messages") or []):
+    messages = body.get("messages") or []
+    if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool":
+        return f"the tool result {messages[-1].get('content')}"
+    for message in reversed(messages):
         if isinstance(message, dict) and message.get("role") == "user":
             content = message.get("content")
             if isinstance(content, str):
@@ -64,3 +67,31 @@ def count_prompt_tokens(body: dict[str, Any]) -> int:
 
 def _seed(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256("\x00".join(parts).encode()).digest()[:8], "big")
+
+
+def example_value(schema: Any, root: Any = None, depth: int = 0) -> Any:
+    """A value that satisfies a JSON Schema well enough for emulated tool calls and JSON mode."""
+    root = schema if root is None else root
+    if not isinstance(schema, dict) or depth > 8:
+        return "example"
+    if "$ref" in schema and isinstance(schema["$ref"], str):
+        target: Any = root
+        for key in schema["$ref"].lstrip("#/").split("/"):
+            target = target.get(key, {}) if isinstance(target, dict) else {}
+        return example_value(target, root, depth + 1)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            return example_value(schema[key][0], root, depth + 1)
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind == "object":
+        properties = schema.get("properties") or {}
+        return {name: example_value(sub, root, depth + 1) for name, sub in properties.items()}
+    if kind == "array":
+        return [example_value(schema.get("items", {}), root, depth + 1)]
+    return {"integer": 1, "number": 1.5, "boolean": True, "null": None}.get(kind, "example")

@@ -89,15 +89,30 @@ async def generate_text(request: web.Request, model: str, body: dict[str, Any]) 
     limit = body.get("max_tokens", UPSTREAM_DEFAULT_MAX_TOKENS)
     if not isinstance(limit, int) or limit < 1:
         return envelope_error(400, 5006, "AiError: Bad input: Type mismatch of '/max_tokens'")
-    tokens = generate.reply_tokens(model, generate.prompt_text(body), limit)
+    tool_call = _tool_call(body)
+    json_answer = _json_answer(body)
+    if tool_call is not None:
+        tokens: list[str] = []
+    elif json_answer is not None:
+        tokens = [orjson.dumps(json_answer).decode()]
+    else:
+        tokens = generate.reply_tokens(model, generate.prompt_text(body), limit)
     prompt_tokens = generate.count_prompt_tokens(body)
+    completion_tokens = len(tokens) or 8
     usage = {
         "prompt_tokens": prompt_tokens,
-        "completion_tokens": len(tokens),
-        "total_tokens": prompt_tokens + len(tokens),
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
     }
-    if not body.get("stream"):
-        return success({"response": "".join(tokens), "tool_calls": [], "usage": usage})
+    if not body.get("stream") or json_answer is not None:  # Workers AI's JSON mode does not stream
+        result: dict[str, Any] = {"response": None, "tool_calls": [tool_call], "usage": usage}
+        if tool_call is None:
+            result = {
+                "response": json_answer if json_answer is not None else "".join(tokens),
+                "tool_calls": [],
+                "usage": usage,
+            }
+        return success(result)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
     delay = request.app[DELAY_KEY]
@@ -106,12 +121,41 @@ async def generate_text(request: web.Request, model: str, body: dict[str, Any]) 
             if delay > 0:
                 await asyncio.sleep(delay)
             await response.write(_event({"response": token, "p": generate.padding(index)}))
+        if tool_call is not None:
+            await response.write(_event({"response": "", "tool_calls": [tool_call]}))
         await response.write(_event({"response": ""}) + _event({"response": "", "usage": usage}))
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
     except ConnectionResetError:
         pass  # the proxy's client went away and the proxy closed the stream: nothing left to do
     return response
+
+
+def _tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
+    """With tools offered and a user turn to answer, the emulator calls the first (or the chosen) tool."""
+    tools = body.get("tools")
+    messages = body.get("messages") or []
+    if not isinstance(tools, list) or not tools or not messages or not isinstance(messages[-1], dict):
+        return None
+    if messages[-1].get("role") != "user" or body.get("tool_choice") == "none":
+        return None
+    chosen = body.get("tool_choice")
+    wanted = chosen.get("function", {}).get("name") if isinstance(chosen, dict) else None
+    definitions = [tool.get("function", tool) for tool in tools if isinstance(tool, dict)]
+    definition = next((d for d in definitions if d.get("name") == wanted), definitions[0] if definitions else None)
+    if not isinstance(definition, dict) or not isinstance(definition.get("name"), str):
+        return None
+    return {"name": definition["name"], "arguments": generate.example_value(definition.get("parameters") or {})}
+
+
+def _json_answer(body: dict[str, Any]) -> Any:
+    response_format = body.get("response_format")
+    if not isinstance(response_format, dict) or response_format.get("type") not in ("json_object", "json_schema"):
+        return None
+    schema = response_format.get("json_schema")
+    if not isinstance(schema, dict):
+        return {"answer": "emulated"}
+    return generate.example_value(schema)
 
 
 def _event(payload: dict[str, Any]) -> bytes:
