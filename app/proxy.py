@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -28,6 +28,7 @@ from app.streaming import ChunkEncoder, CompletionChunkEncoder, FrameEncoder
 from app.upstream.client import UpstreamClient, UpstreamReply
 from app.upstream.targets import WorkersAITarget, auth_headers
 
+T = TypeVar("T")
 COMPLETION_FIELDS = (
     "temperature",
     "top_p",
@@ -72,7 +73,7 @@ class Proxy:
         body = orjson.dumps(dialect.build_chat(request, route, max_tokens, stream=upstream_stream))
         url = self.target.url(dialect.chat_path(route.model_id))
         if not request.stream:
-            answers = await asyncio.gather(*(self._answer(dialect, url, body, token) for _ in range(n)))
+            answers = await _all([self._answer(dialect, url, body, token) for _ in range(n)])
             return chat_completion(ctx, [finalize(answer, plan) for answer in answers])
         encoders = [ChunkEncoder(ctx.completion_id, ctx.created, ctx.model, i) for i in range(n)]
         return await self._stream(dialect, url, [body] * n, token, plan, encoders, upstream_stream, ctx.include_usage)
@@ -93,7 +94,7 @@ class Proxy:
         url = self.target.url(dialect.chat_path(route.model_id))
         echoes = [prompt if request.echo else "" for prompt in jobs]
         if not stream:
-            answers = await asyncio.gather(*(self._answer(dialect, url, body, token) for body in bodies))
+            answers = await _all([self._answer(dialect, url, body, token) for body in bodies])
             return text_completion(ctx, [finalize(a, plan) for a in answers], echoes, len(prompts))
         encoders = [CompletionChunkEncoder(ctx.completion_id, ctx.created, ctx.model, i) for i in range(len(jobs))]
         return await self._stream(
@@ -138,13 +139,11 @@ class Proxy:
         prompts: int = 1,
     ) -> StreamBody:
         sinks = [ChoiceStream(encoder, plan) for encoder in encoders]
-        opened = await asyncio.gather(
-            *(
-                self._open_choice(dialect, url, body, token, sink, upstream_stream)
-                for body, sink in zip(bodies, sinks, strict=True)
-            ),
-            return_exceptions=True,
-        )
+        opens = [
+            self._open_choice(dialect, url, b, token, sink, upstream_stream)
+            for b, sink in zip(bodies, sinks, strict=True)
+        ]
+        opened = await _settle(opens)
         responses = [item[1] for item in opened if isinstance(item, tuple) and item[1] is not None]
         failure = next((item for item in opened if isinstance(item, BaseException)), None)
         if failure is not None:
@@ -172,6 +171,23 @@ class Proxy:
             answer = dialect.parse_chat(_json_reply(await self.upstream.read(response), dialect))
             return answer_frames(answer, sink), None
         return choice_frames(response, dialect.chat_stream(sink), sink), response
+
+
+async def _all(jobs: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """`asyncio.gather`, without its task and extra loop turns for the usual single job."""
+    if len(jobs) == 1:
+        return [await jobs[0]]
+    return list(await asyncio.gather(*jobs))
+
+
+async def _settle(jobs: list[Coroutine[Any, Any, T]]) -> list[T | BaseException]:
+    """As `_all`, but every job runs to its end and failures are returned, not raised."""
+    if len(jobs) == 1:
+        try:
+            return [await jobs[0]]
+        except Exception as exc:
+            return [exc]
+    return list(await asyncio.gather(*jobs, return_exceptions=True))
 
 
 def _json_mode(request: ChatCompletionRequest) -> bool:

@@ -30,15 +30,17 @@ async def choice_frames(response: httpx.Response, translator: ChatStreamTranslat
     user sees. A matched stop sequence ends the choice and closes the upstream request early.
     """
     decoder = SSEDecoder()
+    feed = translator.feed
     first = True
+    may_stop = sink.may_stop
     try:
         async for chunk in raw_chunks(response):
             for data in decoder.feed(chunk):
-                translator.feed(data)
+                feed(data)
                 if first and sink.pending:
                     first = False
                     yield sink.take()
-                if sink.stopped:
+                if may_stop and sink.stopped:
                     sink.finish("stop", None)
                     break
             out = sink.take()

@@ -59,6 +59,11 @@ class ChoiceStream:
         return bool(self._frames)
 
     @property
+    def may_stop(self) -> bool:
+        """The proxy enforces stop sequences for this choice (so `stopped` is worth asking)."""
+        return self._stop is not None
+
+    @property
     def stopped(self) -> bool:
         """A stop sequence matched: nothing more will be written but the finish."""
         return self._stop is not None and self._stop.matched
@@ -72,9 +77,11 @@ class ChoiceStream:
     # -- what the upstream wrote ----------------------------------------------------------------
     def content(self, text: str) -> None:
         self._tokens += 1
+        if self._plain and self._opened:  # the per-token path: nothing to apply, frames already opened
+            self._frames.append(self._encoder.content(text))
+            return
         if self._plain:
-            self._content_written = True
-            self._write(self._encoder.content(text))
+            self._emit_content(text)
             return
         if self._think is not None:
             thought, text = self._think.feed(text)

@@ -22,10 +22,11 @@ from app.protocol.common import Usage
 
 
 class NativeChatStream:
-    __slots__ = ("_chunk_usage", "_done", "_final_usage", "_finish", "_sink")
+    __slots__ = ("_chunk_usage", "_content", "_done", "_final_usage", "_finish", "_sink")
 
     def __init__(self, sink: ChoiceStream) -> None:
         self._sink = sink
+        self._content = sink.content  # bound once: called per token
         self._done = False
         self._finish: Any = None
         self._final_usage: Usage | None = None
@@ -52,7 +53,7 @@ class NativeChatStream:
         if type(token) is str and (len(event) == 1 or (len(event) == 2 and "p" in event)):
             # the common legacy event, {"response": "tok", "p": "padding"}: nothing else to look at
             if token:
-                self._sink.content(token)
+                self._content(token)
             return
         self._any_event(event)
 
