@@ -12,7 +12,8 @@ APP = Path(__file__).resolve().parent.parent / "app"
 # package -> app packages/modules it must not import
 FORBIDDEN = {
     "protocol": ("app.api", "app.proxy", "app.dialects", "app.upstream", "app.emulator", "app.settings"),
-    "dialects": ("app.api", "app.proxy", "app.upstream", "app.emulator", "app.settings"),
+    "dialects": ("app.api", "app.proxy", "app.relay", "app.upstream", "app.emulator", "app.settings"),
+    "chat": ("app.api", "app.proxy", "app.relay", "app.dialects", "app.emulator", "app.settings"),
     "upstream": ("app.api", "app.proxy", "app.dialects", "app.protocol", "app.emulator"),
     "api": ("app.dialects", "app.upstream", "app.emulator"),
     "emulator": ("app.api", "app.proxy", "app.dialects", "app.upstream", "app.protocol"),
