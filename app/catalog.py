@@ -12,6 +12,8 @@ from app.traits import UNKNOWN, ModelTraits, traits_for
 # Workers AI ids: `@cf/<author>/<name>` or `@hf/<author>/<name>`. Only these characters may reach an
 # upstream URL; anything else (`..`, `%2F`, `?`, `#`, spaces, controls) is refused before any call.
 MODEL_ID = re.compile(r"@(?:cf|hf)/[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*){1,2}")
+# Through AI Gateway's unified API, other providers' models: `openai/gpt-4.1-mini`, `anthropic/...`
+PROVIDER_MODEL = re.compile(r"[a-z0-9][a-z0-9-]*/[A-Za-z0-9][A-Za-z0-9._:-]*(?:/[A-Za-z0-9][A-Za-z0-9._:-]*)*")
 EXAMPLE_CHAT_MODEL = "@cf/meta/llama-3.1-8b-instruct"
 DEFAULT_EMBEDDING_BATCH = 100  # `text` maxItems in every Workers AI embedding schema
 
@@ -37,19 +39,32 @@ class Route:
     """What a requested model name resolves to."""
 
     requested: str  # as the client wrote it; replies echo it back
-    model_id: str  # the Workers AI id sent upstream
-    dialect: str = "native"
+    model_id: str  # the Workers AI id (or, through the compat route, `provider/model`)
+    kind: str = "native"  # the upstream route: native, openai or compat
     traits: ModelTraits = UNKNOWN
+
+    @property
+    def dialect(self) -> str:
+        return "native" if self.kind == "native" else "openai"
 
 
 class Catalog:
-    def __init__(self, aliases: Mapping[str, str]) -> None:
+    def __init__(
+        self, aliases: Mapping[str, str], default_kind: str = "native", kinds: Mapping[str, str] | None = None
+    ) -> None:
         self._aliases = dict(aliases)
+        self._default_kind = default_kind
+        self._kinds = dict(kinds or {})  # model or alias -> upstream route, from the config file
 
     def resolve(self, name: str) -> Route:
         model_id = self._aliases.get(name, name)
+        kind = self._kinds.get(name) or self._kinds.get(model_id) or self._default_kind
+        if kind == "compat" and model_id.startswith("workers-ai/"):
+            model_id = model_id.removeprefix("workers-ai/")
         if MODEL_ID.fullmatch(model_id) and ".." not in model_id:
-            return Route(requested=name, model_id=model_id, traits=traits_for(model_id))
+            return Route(requested=name, model_id=model_id, kind=kind, traits=traits_for(model_id))
+        if kind == "compat" and PROVIDER_MODEL.fullmatch(model_id) and ".." not in model_id:
+            return Route(requested=name, model_id=model_id, kind=kind)
         if model_id.startswith(("@cf/", "@hf/")):
             raise InvalidRequest(
                 f"Invalid model id {model_id!r}: Workers AI ids use only letters, digits, '.', '_', '-' "

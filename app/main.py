@@ -25,7 +25,7 @@ from app.proxy import Proxy
 from app.settings import Settings, load_settings
 from app.upstream.client import UpstreamClient
 from app.upstream.fetch import ImageFetcher
-from app.upstream.targets import WorkersAITarget
+from app.upstream.targets import Targets
 from app.upstream.transport import AiohttpTransport
 
 log = logging.getLogger("workers_ai_proxy")
@@ -37,6 +37,7 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
     if settings.proxy_emulator and server_token is None:
         server_token = EMULATOR_TOKEN
     client_keys = [key.get_secret_value() for key in settings.proxy_api_keys]
+    gateway_token = settings.cloudflare_gateway_token.get_secret_value() if settings.cloudflare_gateway_token else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,20 +54,31 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
                 emulator = await stack.enter_async_context(
                     start_emulator(settings.proxy_emulator_token_delay_ms / 1000)
                 )
-                target = WorkersAITarget(emulator.api_base, EMULATOR_ACCOUNT)
+                targets = Targets(emulator.api_base, EMULATOR_ACCOUNT)
                 log.warning("EMULATOR MODE: answers are emulated; no Cloudflare account is used.")
             else:
                 assert settings.cloudflare_account_id is not None  # Settings refuses to exist without it
-                target = WorkersAITarget(settings.cloudflare_api_base, settings.cloudflare_account_id)
+                targets = Targets(
+                    settings.cloudflare_api_base,
+                    settings.cloudflare_account_id,
+                    settings.cloudflare_gateway_base,
+                    settings.cloudflare_gateway_id,
+                    gateway_token,
+                )
             images = ImageFetcher(
                 settings.proxy_image_max_bytes,
                 settings.proxy_image_fetch_timeout,
                 allow_private=settings.proxy_image_allow_private_urls,
             )
             stack.push_async_callback(images.aclose)
-            proxy = Proxy(settings, client, target, Catalog(settings.proxy_model_aliases), images.fetch)
+            kinds = {name: model.upstream for name, model in settings.models.items() if model.upstream}
+            catalog = Catalog(settings.proxy_model_aliases, settings.proxy_upstream, kinds)
+            proxy = Proxy(settings, client, targets, catalog, images.fetch)
             app.state.services = Services(
-                proxy=proxy, auth=ClientAuth(client_keys, server_token), emulated=settings.proxy_emulator
+                proxy=proxy,
+                auth=ClientAuth(client_keys, server_token),
+                emulated=settings.proxy_emulator,
+                gateway_defaults=settings.proxy_gateway_headers,
             )
             gc.collect()
             gc.freeze()  # start-up objects (FastAPI, pydantic schemas) leave the collector's full scans
@@ -80,7 +92,7 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
         redoc_url=None,
         **_without_telemetry(),
     )
-    secrets = tuple(filter(None, [server_token, *client_keys]))
+    secrets = tuple(filter(None, [server_token, gateway_token, *client_keys]))
     install_error_handlers(app, secrets)
     # First in the route list: every request is matched against the routes in order.
     app.router.routes[:0] = [

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 import orjson
 
+from app import gateway
 from app.catalog import Catalog, Route
 from app.chat.answer import UpstreamAnswer, chat_completion, finalize, text_completion
 from app.chat.choice_stream import ChoiceStream
@@ -19,14 +21,14 @@ from app.chat.request import check_chat_request, check_completion_request, outpu
 from app.dialects import REGISTRY, Dialect
 from app.embedding_batches import EmbeddingJob
 from app.errors import InvalidRequest, UpstreamError
-from app.protocol.chat import ChatCompletion, ChatCompletionRequest
-from app.protocol.completions import Completion, CompletionRequest
-from app.protocol.embeddings import CreateEmbeddingResponse, EmbeddingRequest
+from app.protocol.chat import ChatCompletionRequest
+from app.protocol.completions import CompletionRequest
+from app.protocol.embeddings import EmbeddingRequest
 from app.relay import Frames, StreamBody, answer_frames, choice_frames, prefixed
 from app.settings import Settings
 from app.streaming import ChunkEncoder, CompletionChunkEncoder, FrameEncoder
 from app.upstream.client import UpstreamClient, UpstreamReply
-from app.upstream.targets import WorkersAITarget, auth_headers
+from app.upstream.targets import Endpoint, Targets
 
 T = TypeVar("T")
 COMPLETION_FIELDS = (
@@ -40,23 +42,44 @@ COMPLETION_FIELDS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a request travels upstream as: the Cloudflare token, and the AI Gateway headers it asked for."""
+
+    token: str
+    gateway_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    body: Any  # an OpenAI object (a dict) or a StreamBody
+    headers: dict[str, str]  # AI Gateway response headers, relayed to the client
+
+
+@dataclass(frozen=True, slots=True)
+class _Upstream:
+    dialect: Dialect
+    endpoint: Endpoint
+    caller: Caller
+
+
 class Proxy:
     def __init__(
         self,
         settings: Settings,
         upstream: UpstreamClient,
-        target: WorkersAITarget,
+        targets: Targets,
         catalog: Catalog,
         fetch_image: Fetch | None = None,
     ) -> None:
         self.settings = settings
         self.upstream = upstream
-        self.target = target
+        self.targets = targets
         self.catalog = catalog
         self.fetch_image = fetch_image
 
     # -- chat ---------------------------------------------------------------------------------
-    async def chat(self, request: ChatCompletionRequest, token: str) -> ChatCompletion | StreamBody:
+    async def chat(self, request: ChatCompletionRequest, caller: Caller) -> Reply:
         route = self.catalog.resolve(request.model)
         check_chat_request(request, route, self.settings.proxy_max_n)
         if has_remote_images(request):
@@ -66,70 +89,83 @@ class Proxy:
         max_tokens = self._max_tokens(request.max_completion_tokens or request.max_tokens, route)
         plan = output_plan(request, route, max_tokens)
         ctx = CompletionContext.new(route.requested, request.include_usage)
-        dialect = REGISTRY[route.dialect]
+        up = _Upstream(REGISTRY[route.dialect], self.targets.chat(route.kind, route.model_id), caller)
         n = request.n or 1
         # Workers AI's JSON mode does not stream: the whole answer is fetched and replayed as a stream.
         upstream_stream = bool(request.stream) and not _json_mode(request)
-        body = orjson.dumps(dialect.build_chat(request, route, max_tokens, stream=upstream_stream))
-        url = self.target.url(dialect.chat_path(route.model_id))
+        built = up.dialect.build_chat(request, route, max_tokens, stream=upstream_stream, model=up.endpoint.model)
+        body = orjson.dumps(built)
         if not request.stream:
-            answers = await _all([self._answer(dialect, url, body, token) for _ in range(n)])
-            return chat_completion(ctx, [finalize(answer, plan) for answer in answers])
+            answers = await _all([self._answer(up, body) for _ in range(n)])
+            finals = [finalize(answer, plan) for answer, _ in answers]
+            return Reply(chat_completion(ctx, finals), answers[0][1])
         encoders = [ChunkEncoder(ctx.completion_id, ctx.created, ctx.model, i) for i in range(n)]
-        return await self._stream(dialect, url, [body] * n, token, plan, encoders, upstream_stream, ctx.include_usage)
+        return await self._stream(up, [body] * n, plan, encoders, upstream_stream, ctx.include_usage)
 
     # -- legacy completions ---------------------------------------------------------------------
-    async def completions(self, request: CompletionRequest, token: str) -> Completion | StreamBody:
+    async def completions(self, request: CompletionRequest, caller: Caller) -> Reply:
         route = self.catalog.resolve(request.model)
         prompts = check_completion_request(request, self.settings.proxy_max_n)
         max_tokens = self._max_tokens(request.max_tokens, route)
         plan = OutputPlan(max_tokens=max_tokens, think=None, stop=stop_sequences(request.stop))
         ctx = CompletionContext.new(route.requested, request.include_usage, prefix="cmpl-")
-        dialect = REGISTRY[route.dialect]
+        up = _Upstream(REGISTRY[route.dialect], self.targets.chat(route.kind, route.model_id), caller)
         n = request.n or 1
         fields = {name: getattr(request, name) for name in COMPLETION_FIELDS}
         stream = bool(request.stream)
         jobs = [prompt for prompt in prompts for _ in range(n)]  # choices ordered by prompt, then by n
-        bodies = [orjson.dumps(dialect.build_prompt(p, fields, route, max_tokens, stream=stream)) for p in jobs]
-        url = self.target.url(dialect.chat_path(route.model_id))
+        model = up.endpoint.model
+        bodies = [
+            orjson.dumps(up.dialect.build_prompt(p, fields, route, max_tokens, stream=stream, model=model))
+            for p in jobs
+        ]
         echoes = [prompt if request.echo else "" for prompt in jobs]
         if not stream:
-            answers = await _all([self._answer(dialect, url, body, token) for body in bodies])
-            return text_completion(ctx, [finalize(a, plan) for a in answers], echoes, len(prompts))
+            answers = await _all([self._answer(up, body) for body in bodies])
+            finals = [finalize(answer, plan) for answer, _ in answers]
+            return Reply(text_completion(ctx, finals, echoes, len(prompts)), answers[0][1])
         encoders = [CompletionChunkEncoder(ctx.completion_id, ctx.created, ctx.model, i) for i in range(len(jobs))]
         return await self._stream(
-            dialect, url, bodies, token, plan, encoders, True, ctx.include_usage, echoes=echoes, prompts=len(prompts)
+            up, bodies, plan, encoders, True, ctx.include_usage, echoes=echoes, prompts=len(prompts)
         )
 
     # -- embeddings ---------------------------------------------------------------------------
-    async def embeddings(self, request: EmbeddingRequest, token: str) -> CreateEmbeddingResponse:
+    async def embeddings(self, request: EmbeddingRequest, caller: Caller) -> Reply:
         route = self.catalog.resolve(request.model)
         job = EmbeddingJob.plan(request, route, self.catalog.embedding_model(route.model_id))
         dialect = REGISTRY[route.dialect]
-        url = self.target.url(dialect.embeddings_path(route.model_id))
-        headers = auth_headers(token, stream=False)
+        endpoint = self.targets.embeddings(route.kind, route.model_id)
+        headers = self.targets.headers(
+            caller.token, stream=False, gateway=endpoint.via_gateway, extra=caller.gateway_headers
+        )
+        relayed: dict[str, str] = {}
 
         async def embed(texts: list[str]) -> list[list[float]]:
-            body = orjson.dumps(dialect.build_embeddings(texts, route))
-            reply = await self.upstream.request(url, body, headers)
+            body = orjson.dumps(dialect.build_embeddings(texts, route, endpoint.model))
+            reply = await self.upstream.request(endpoint.url, body, headers)
+            relayed.update(gateway.response_headers(reply.headers.items()))
             return dialect.parse_embeddings(_json_reply(reply, dialect), len(texts))
 
-        return await job.run(embed)
+        return Reply(await job.run(embed), relayed)
 
     # -- shared -------------------------------------------------------------------------------
     def _max_tokens(self, asked: int | None, route: Route) -> int:
         return asked or self.settings.max_tokens_for(route.requested, route.model_id)
 
-    async def _answer(self, dialect: Dialect, url: str, body: bytes, token: str) -> UpstreamAnswer:
-        reply = await self.upstream.request(url, body, auth_headers(token, stream=False))
-        return dialect.parse_chat(_json_reply(reply, dialect))
+    def _headers(self, up: _Upstream, *, stream: bool) -> httpx.Headers:
+        return self.targets.headers(
+            up.caller.token, stream=stream, gateway=up.endpoint.via_gateway, extra=up.caller.gateway_headers
+        )
+
+    async def _answer(self, up: _Upstream, body: bytes) -> tuple[UpstreamAnswer, dict[str, str]]:
+        reply = await self.upstream.request(up.endpoint.url, body, self._headers(up, stream=False))
+        answer = up.dialect.parse_chat(_json_reply(reply, up.dialect))
+        return answer, gateway.response_headers(reply.headers.items())
 
     async def _stream(
         self,
-        dialect: Dialect,
-        url: str,
+        up: _Upstream,
         bodies: Sequence[bytes],
-        token: str,
         plan: OutputPlan,
         encoders: Sequence[FrameEncoder],
         upstream_stream: bool,
@@ -137,13 +173,11 @@ class Proxy:
         *,
         echoes: Sequence[str] | None = None,
         prompts: int = 1,
-    ) -> StreamBody:
+    ) -> Reply:
         sinks = [ChoiceStream(encoder, plan) for encoder in encoders]
-        opens = [
-            self._open_choice(dialect, url, b, token, sink, upstream_stream)
-            for b, sink in zip(bodies, sinks, strict=True)
-        ]
-        opened = await _settle(opens)
+        opened = await _settle(
+            [self._open_choice(up, b, sink, upstream_stream) for b, sink in zip(bodies, sinks, strict=True)]
+        )
         responses = [item[1] for item in opened if isinstance(item, tuple) and item[1] is not None]
         failure = next((item for item in opened if isinstance(item, BaseException)), None)
         if failure is not None:
@@ -156,21 +190,24 @@ class Proxy:
                 prefixed(encoder, echo, choice) if echo else choice
                 for encoder, echo, choice in zip(encoders, echoes, choices, strict=True)
             ]
+        headers = next((item[2] for item in opened if isinstance(item, tuple)), {})
         usage_encoder = encoders[0] if include_usage else None
-        return StreamBody(choices, sinks, usage_encoder, responses, prompts)
+        return Reply(StreamBody(choices, sinks, usage_encoder, responses, prompts), headers)
 
     async def _open_choice(
-        self, dialect: Dialect, url: str, body: bytes, token: str, sink: ChoiceStream, upstream_stream: bool
-    ) -> tuple[Frames, httpx.Response | None]:
+        self, up: _Upstream, body: bytes, sink: ChoiceStream, upstream_stream: bool
+    ) -> tuple[Frames, httpx.Response | None, dict[str, str]]:
         """Fails as a plain HTTP error until the upstream accepted; from then on errors travel in-band."""
         if not upstream_stream:
-            return answer_frames(await self._answer(dialect, url, body, token), sink), None
-        response = await self.upstream.open(url, body, auth_headers(token, stream=True))
+            answer, headers = await self._answer(up, body)
+            return answer_frames(answer, sink), None, headers
+        response = await self.upstream.open(up.endpoint.url, body, self._headers(up, stream=True))
+        headers = gateway.response_headers(response.headers.items())
         if response.status_code != 200 or "json" in response.headers.get("content-type", ""):
             # An error, or a model that answered a stream request with one JSON body: replay it.
-            answer = dialect.parse_chat(_json_reply(await self.upstream.read(response), dialect))
-            return answer_frames(answer, sink), None
-        return choice_frames(response, dialect.chat_stream(sink), sink), response
+            answer = up.dialect.parse_chat(_json_reply(await self.upstream.read(response), up.dialect))
+            return answer_frames(answer, sink), None, headers
+        return choice_frames(response, up.dialect.chat_stream(sink), sink), response, headers
 
 
 async def _all(jobs: list[Coroutine[Any, Any, T]]) -> list[T]:

@@ -31,11 +31,15 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from app import gateway
+
 DEFAULT_CONFIG_FILE = Path("config/proxy.toml")
 DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4"
 TOML_SECTIONS = ("cloudflare", "proxy")
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+UpstreamKind = Literal["native", "openai", "compat"]
+DEFAULT_GATEWAY_BASE = "https://gateway.ai.cloudflare.com/v1"
 
 
 class ConfigError(Exception):
@@ -48,6 +52,7 @@ class ModelSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_tokens: int | None = Field(default=None, ge=1)
+    upstream: UpstreamKind | None = None  # overrides PROXY_UPSTREAM for this model
 
 
 class Settings(BaseSettings):
@@ -63,6 +68,12 @@ class Settings(BaseSettings):
     cloudflare_account_id: str | None = None
     cloudflare_api_token: SecretStr | None = None
     cloudflare_api_base: str = DEFAULT_API_BASE
+    cloudflare_gateway_id: str | None = None
+    cloudflare_gateway_base: str = DEFAULT_GATEWAY_BASE
+    cloudflare_gateway_token: SecretStr | None = None
+    proxy_upstream: UpstreamKind = "native"
+    proxy_gateway_headers: dict[str, str] = {}
+    proxy_models_ttl: float = Field(default=3600.0, gt=0)
     proxy_api_keys: Annotated[list[SecretStr], NoDecode] = []
     proxy_model_aliases: dict[str, str] = {}
     proxy_default_max_tokens: int = Field(default=4096, ge=1)
@@ -92,14 +103,29 @@ class Settings(BaseSettings):
     def _lower_level(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("cloudflare_api_base")
+    @field_validator("cloudflare_api_base", "cloudflare_gateway_base")
     @classmethod
     def _check_base(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
-    @field_validator("cloudflare_account_id", "cloudflare_api_token", mode="before")
+    @field_validator("proxy_gateway_headers")
+    @classmethod
+    def _check_gateway_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        lowered = {name.lower(): str(header) for name, header in value.items()}
+        unknown = sorted(set(lowered) - gateway.REQUEST_HEADERS)
+        if unknown:
+            raise ValueError(f"only AI Gateway request headers may be set here, not {', '.join(unknown)}")
+        return lowered
+
+    @field_validator(
+        "cloudflare_account_id",
+        "cloudflare_api_token",
+        "cloudflare_gateway_id",
+        "cloudflare_gateway_token",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -113,6 +139,12 @@ class Settings(BaseSettings):
                 "PROXY_API_KEYS cannot be used without CLOUDFLARE_API_TOKEN: with no server token the "
                 "client's own key is forwarded to Cloudflare (pass-through mode), so there is no key of "
                 "ours to check. Set CLOUDFLARE_API_TOKEN or clear PROXY_API_KEYS."
+            )
+        compat_models = [name for name, model in self.models.items() if model.upstream == "compat"]
+        if (self.proxy_upstream == "compat" or compat_models) and not self.cloudflare_gateway_id:
+            raise ValueError(
+                "PROXY_UPSTREAM=compat (or a model's upstream = \"compat\") goes through AI Gateway's "
+                "/compat/chat/completions: set CLOUDFLARE_GATEWAY_ID."
             )
         if not self.proxy_emulator and not self.cloudflare_account_id:
             raise ValueError(

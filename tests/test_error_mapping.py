@@ -6,7 +6,7 @@ import datetime as dt
 
 import orjson
 
-from app.dialects.native.errors import seconds_until_utc_midnight, upstream_error
+from app.dialects.errors import seconds_until_utc_midnight, upstream_error
 from app.errors import ModelNotFound, QuotaExhausted, UpstreamError
 
 

@@ -49,7 +49,7 @@ def prepare(case: Path) -> tuple[Any, ChatCompletionRequest, CompletionContext, 
 def test_upstream_request(case: Path) -> None:
     dialect, request, _, plan = prepare(case)
     route = Catalog(ALIASES).resolve(request.model)
-    body = dialect.build_chat(request, route, plan.max_tokens, stream=bool(request.stream))
+    body = dialect.build_chat(request, route, plan.max_tokens, stream=bool(request.stream), model=route.model_id)
     assert body == load(case / "upstream_request.json")
 
 

@@ -81,7 +81,7 @@ def test_upstream_is_released_even_if_the_stream_never_started() -> None:
 
     from app.chat.choice_stream import ChoiceStream
     from app.chat.plan import OutputPlan
-    from app.dialects.native.chat_stream import NativeChatStream
+    from app.dialects.stream_events import ChatEventStream
     from app.relay import StreamBody, choice_frames
     from app.streaming import ChunkEncoder
 
@@ -96,6 +96,6 @@ def test_upstream_is_released_even_if_the_stream_never_started() -> None:
 
     response = httpx.Response(200, stream=Body())
     sink = ChoiceStream(ChunkEncoder("id", 1, "m"), OutputPlan(max_tokens=16))
-    body = StreamBody([choice_frames(response, NativeChatStream(sink), sink)], [sink], None, [response])
+    body = StreamBody([choice_frames(response, ChatEventStream(sink), sink)], [sink], None, [response])
     asyncio.run(body.aclose())
     assert closed == [True]

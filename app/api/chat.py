@@ -7,16 +7,15 @@ from starlette.responses import Response
 
 from app.api.body import parse_body
 from app.api.endpoint import Endpoint
-from app.api.respond import json_response, sse_response
+from app.api.respond import reply_response
 from app.api.services import authenticated
 from app.protocol.chat import ChatCompletionRequest
 
 
 async def create_chat_completion(request: Request) -> Response:
-    proxy, token = authenticated(request)
+    proxy, caller = authenticated(request)
     chat = await parse_body(request, ChatCompletionRequest)
-    result = await proxy.chat(chat, token)
-    return json_response(result) if isinstance(result, dict) else sse_response(result)
+    return reply_response(await proxy.chat(chat, caller))
 
 
 ENDPOINTS = (

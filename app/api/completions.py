@@ -7,16 +7,15 @@ from starlette.responses import Response
 
 from app.api.body import parse_body
 from app.api.endpoint import Endpoint
-from app.api.respond import json_response, sse_response
+from app.api.respond import reply_response
 from app.api.services import authenticated
 from app.protocol.completions import CompletionRequest
 
 
 async def create_completion(request: Request) -> Response:
-    proxy, token = authenticated(request)
+    proxy, caller = authenticated(request)
     completion = await parse_body(request, CompletionRequest)
-    result = await proxy.completions(completion, token)
-    return json_response(result) if isinstance(result, dict) else sse_response(result)
+    return reply_response(await proxy.completions(completion, caller))
 
 
 ENDPOINTS = (

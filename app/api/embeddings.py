@@ -7,15 +7,15 @@ from starlette.responses import Response
 
 from app.api.body import parse_body
 from app.api.endpoint import Endpoint
-from app.api.respond import json_response
+from app.api.respond import reply_response
 from app.api.services import authenticated
 from app.protocol.embeddings import EmbeddingRequest
 
 
 async def create_embedding(request: Request) -> Response:
-    proxy, token = authenticated(request)
+    proxy, caller = authenticated(request)
     embedding = await parse_body(request, EmbeddingRequest)
-    return json_response(await proxy.embeddings(embedding, token))
+    return reply_response(await proxy.embeddings(embedding, caller))
 
 
 ENDPOINTS = (

@@ -11,6 +11,8 @@ from sse_starlette import EventSourceResponse
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from app.proxy import Reply
+
 KEEPALIVE_SECONDS = 15
 KEEPALIVE_FRAME = b": keep-alive\n\n"
 
@@ -19,8 +21,16 @@ def json_response(payload: Mapping[str, Any], status: int = 200, headers: dict[s
     return Response(orjson.dumps(payload), status_code=status, media_type="application/json", headers=headers)
 
 
-def sse_response(frames: AsyncIterable[bytes]) -> RelayEventSource:
-    return RelayEventSource(frames, ping=KEEPALIVE_SECONDS, sep="\n")
+def sse_response(frames: AsyncIterable[bytes], headers: dict[str, str] | None = None) -> RelayEventSource:
+    return RelayEventSource(frames, ping=KEEPALIVE_SECONDS, sep="\n", headers=headers)
+
+
+def reply_response(reply: Reply) -> Response:
+    """A proxy reply as JSON or as an event stream, with the AI Gateway headers it carries."""
+    headers = reply.headers or None
+    if isinstance(reply.body, dict):
+        return json_response(reply.body, headers=headers)
+    return sse_response(reply.body, headers)
 
 
 class RelayEventSource(EventSourceResponse):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from app import gateway
 from app.auth import ClientAuth
-from app.proxy import Proxy
+from app.proxy import Caller, Proxy
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +16,7 @@ class Services:
     proxy: Proxy
     auth: ClientAuth
     emulated: bool
+    gateway_defaults: dict[str, str] = field(default_factory=dict)  # PROXY_GATEWAY_HEADERS
 
 
 def services(request: Request) -> Services:
@@ -22,7 +24,9 @@ def services(request: Request) -> Services:
     return found
 
 
-def authenticated(request: Request) -> tuple[Proxy, str]:
-    """Authenticate the client; return the proxy and the Cloudflare token its request travels with."""
+def authenticated(request: Request) -> tuple[Proxy, Caller]:
+    """Authenticate the client; return the proxy and who its request travels upstream as."""
     found = services(request)
-    return found.proxy, found.auth.upstream_token(request.headers.get("authorization"))
+    token = found.auth.upstream_token(request.headers.get("authorization"))
+    headers = gateway.request_headers(found.gateway_defaults, request.headers.items())
+    return found.proxy, Caller(token, headers)

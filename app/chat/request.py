@@ -79,7 +79,8 @@ def output_plan(request: ChatCompletionRequest, route: Route, max_tokens: int) -
         max_tokens=max_tokens,
         think=route.traits.think,
         tool_names=frozenset(tool.function.name for tool in request.tools or []),
-        stop=() if route.traits.chat_options else stop,  # those models apply `stop` themselves
+        # OpenAI-compatible routes and models with native options apply `stop` themselves
+        stop=() if route.traits.chat_options or route.dialect != "native" else stop,
     )
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from app.dialects.base import Dialect
 from app.dialects.native import DIALECT as NATIVE
+from app.dialects.openai import DIALECT as OPENAI
 
-REGISTRY: dict[str, Dialect] = {NATIVE.name: NATIVE}
+REGISTRY: dict[str, Dialect] = {NATIVE.name: NATIVE, OPENAI.name: OPENAI}
 
 __all__ = ["REGISTRY", "Dialect"]

@@ -26,26 +26,22 @@ class Dialect(Protocol):
     def name(self) -> str:
         """The registry key routes refer to."""
 
-    def chat_path(self, model_id: str) -> str:
-        """Path below the target's Workers AI base (`.../accounts/{id}/ai/`)."""
-
     def build_chat(
-        self, request: ChatCompletionRequest, route: Route, max_tokens: int, *, stream: bool
-    ) -> dict[str, Any]: ...
+        self, request: ChatCompletionRequest, route: Route, max_tokens: int, *, stream: bool, model: str
+    ) -> dict[str, Any]:
+        """`model` is the name the route's target gives the model (where the body carries one)."""
 
     def build_prompt(
-        self, prompt: str, fields: dict[str, Any], route: Route, max_tokens: int, *, stream: bool
+        self, prompt: str, fields: dict[str, Any], route: Route, max_tokens: int, *, stream: bool, model: str
     ) -> dict[str, Any]:
-        """A legacy text completion (`POST /v1/completions`)."""
+        """A legacy text completion (`POST /v1/completions`), sent to the chat endpoint of the route."""
 
     def parse_chat(self, payload: Any) -> UpstreamAnswer:
         """A whole reply, chat or text completion."""
 
     def chat_stream(self, sink: ChoiceStream) -> ChatStreamTranslator: ...
 
-    def embeddings_path(self, model_id: str) -> str: ...
-
-    def build_embeddings(self, texts: list[str], route: Route) -> dict[str, Any]: ...
+    def build_embeddings(self, texts: list[str], route: Route, model: str) -> dict[str, Any]: ...
 
     def parse_embeddings(self, payload: Any, count: int) -> list[list[float]]:
         """Vectors in input order; raise UpstreamError when the reply does not hold `count` of them."""

@@ -8,8 +8,9 @@ from typing import Any
 from app.catalog import Route
 from app.chat.answer import UpstreamAnswer
 from app.chat.choice_stream import ChoiceStream
-from app.dialects.native import chat, embeddings, errors
-from app.dialects.native.chat_stream import NativeChatStream
+from app.dialects import errors
+from app.dialects.native import chat, embeddings
+from app.dialects.stream_events import ChatEventStream
 from app.errors import ProxyError
 from app.protocol.chat import ChatCompletionRequest
 
@@ -18,29 +19,23 @@ from app.protocol.chat import ChatCompletionRequest
 class NativeDialect:
     name: str = "native"
 
-    def chat_path(self, model_id: str) -> str:
-        return f"run/{model_id}"
-
     def build_chat(
-        self, request: ChatCompletionRequest, route: Route, max_tokens: int, *, stream: bool
+        self, request: ChatCompletionRequest, route: Route, max_tokens: int, *, stream: bool, model: str
     ) -> dict[str, Any]:
-        return chat.build_chat(request, route, max_tokens, stream=stream)
+        return chat.build_chat(request, route, max_tokens, stream=stream)  # the model is in the URL
 
     def build_prompt(
-        self, prompt: str, fields: dict[str, Any], route: Route, max_tokens: int, *, stream: bool
+        self, prompt: str, fields: dict[str, Any], route: Route, max_tokens: int, *, stream: bool, model: str
     ) -> dict[str, Any]:
         return chat.build_prompt(prompt, fields, max_tokens, stream=stream)
 
     def parse_chat(self, payload: Any) -> UpstreamAnswer:
         return chat.parse_chat(payload)
 
-    def chat_stream(self, sink: ChoiceStream) -> NativeChatStream:
-        return NativeChatStream(sink)
+    def chat_stream(self, sink: ChoiceStream) -> ChatEventStream:
+        return ChatEventStream(sink)
 
-    def embeddings_path(self, model_id: str) -> str:
-        return f"run/{model_id}"
-
-    def build_embeddings(self, texts: list[str], route: Route) -> dict[str, Any]:
+    def build_embeddings(self, texts: list[str], route: Route, model: str) -> dict[str, Any]:
         return embeddings.build_embeddings(texts, route)
 
     def parse_embeddings(self, payload: Any, count: int) -> list[list[float]]:

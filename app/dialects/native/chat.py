@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from app.catalog import Route
 from app.chat.answer import UpstreamAnswer
 from app.chat.tool_calls import arguments_json, short_tool_call_id
-from app.dialects.native.errors import error_from_payload
+from app.dialects.common import content_text, openai_answer, unwrap_result, usage_from
 from app.protocol.chat import ChatCompletionRequest, ChatMessage, NamedToolChoice, ResponseFormat
-from app.protocol.common import Usage
 from app.traits import ModelTraits
 
 # Forwarded as they are; every other field the client sent is dropped (native schemas reject unknowns).
@@ -145,16 +142,7 @@ def _reasoning_effort(body: dict[str, Any], effort: str, traits: ModelTraits) ->
 def parse_chat(payload: Any) -> UpstreamAnswer:
     result = unwrap_result(payload)
     if isinstance(result, dict) and isinstance(result.get("choices"), list):
-        choice = result["choices"][0] if result["choices"] and isinstance(result["choices"][0], dict) else {}
-        message = choice.get("message") or {}
-        reasoning = message.get("reasoning_content") or message.get("reasoning")
-        return UpstreamAnswer(
-            content=None if message.get("content") is None else content_text(message.get("content")),
-            reasoning=reasoning if isinstance(reasoning, str) else None,
-            tool_calls=message.get("tool_calls") or [],
-            finish=choice.get("finish_reason"),
-            usage=usage_from(result.get("usage")),
-        )
+        return openai_answer(result)
     if isinstance(result, dict):
         response = result.get("response")
         reasoning = result.get("reasoning_content") or result.get("reasoning")
@@ -166,38 +154,3 @@ def parse_chat(payload: Any) -> UpstreamAnswer:
             usage=usage_from(result.get("usage")),
         )
     return UpstreamAnswer(content=content_text(result))
-
-
-def unwrap_result(payload: Any) -> Any:
-    """The `result` of a v4 envelope; tolerate a bare result from a gateway or an older client."""
-    if isinstance(payload, dict) and ("result" in payload or "success" in payload):
-        if payload.get("success") is False:
-            raise error_from_payload(200, payload, {})
-        return payload.get("result")
-    return payload
-
-
-def content_text(value: Any) -> str:
-    """`response` as text: JSON mode returns objects, some models numbers."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode()
-
-
-def usage_from(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-    prompt = _count(raw.get("prompt_tokens"))
-    completion = _count(raw.get("completion_tokens"))
-    total = _count(raw.get("total_tokens")) or prompt + completion
-    usage: Usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
-    details = raw.get("prompt_tokens_details")
-    if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
-        usage["prompt_tokens_details"] = {"cached_tokens": details["cached_tokens"]}
-    return usage
-
-
-def _count(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0

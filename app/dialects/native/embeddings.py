@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.catalog import Route
-from app.dialects.native.chat import unwrap_result
+from app.dialects.common import unwrap_result
 from app.errors import UpstreamError
 
 

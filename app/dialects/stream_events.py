@@ -1,10 +1,12 @@
-"""Workers AI `/ai/run/{model}` stream events -> calls on a ChoiceStream (which writes the frames).
+"""Workers AI stream events, on every route, -> calls on a ChoiceStream (which writes the frames).
 
-Two event dialects share the route (wire spec, section 2): legacy `{"response": "tok", "p": "pad"}` events
-with the cumulative usage on a last `{"response": "", "usage": {...}}` event, and OpenAI-shaped chunks
-(`choices[0].delta`) whose per-chunk usage is incremental. Tool calls come whole (`{"name", "arguments"}`),
-or in OpenAI-style pieces at the top level or in the delta. Everything ends at `data: [DONE]`; padding
-(`p`), empty tokens, empty `tool_calls` lists and repeated finish frames produce nothing.
+Two event shapes appear (wire spec, sections 2 and 4), on `/ai/run/{model}` and the OpenAI-compatible routes
+alike: legacy `{"response": "tok", "p": "pad"}` events with the cumulative usage on a last
+`{"response": "", "usage": {...}}` event, and OpenAI-shaped chunks (`choices[0].delta`). Chunk usage is
+incremental on some models and cumulative on a final chunk on others: both are tracked and the larger total
+wins. Tool calls come whole (`{"name", "arguments"}`), or in OpenAI-style pieces at the top level or in the
+delta. Everything ends at `data: [DONE]`; padding (`p`), empty tokens, empty `tool_calls` lists and repeated
+finish frames produce nothing.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import orjson
 
 from app.chat.choice_stream import ChoiceStream
 from app.chat.tool_calls import arguments_json
-from app.dialects.native.chat import content_text, usage_from
-from app.dialects.native.errors import error_from_payload
+from app.dialects.common import content_text, usage_from
+from app.dialects.errors import error_from_payload
 from app.errors import UpstreamError
 from app.protocol.common import Usage
 
 
-class NativeChatStream:
+class ChatEventStream:
     __slots__ = ("_chunk_usage", "_content", "_done", "_final_usage", "_finish", "_sink")
 
     def __init__(self, sink: ChoiceStream) -> None:
@@ -44,7 +46,7 @@ class NativeChatStream:
         except orjson.JSONDecodeError:
             if data.strip() == b"[DONE]":
                 self._done = True
-                self._sink.finish(self._finish, self._final_usage or self._chunk_usage)
+                self._sink.finish(self._finish, self._usage())
                 return
             raise UpstreamError("Workers AI sent a malformed stream event") from None
         if type(event) is not dict:
@@ -77,11 +79,14 @@ class NativeChatStream:
             raise error_from_payload(200, event, {})
 
     def _openai_chunk(self, choices: list[Any], usage: Any) -> None:
+        choice = choices[0] if choices and isinstance(choices[0], dict) else None
         if isinstance(usage, dict):
-            self._add_chunk_usage(usage)
-        if not choices or not isinstance(choices[0], dict):
+            if choice is None or choice.get("finish_reason"):
+                self._final_usage = usage_from(usage)  # the usage chunk that closes an OpenAI stream
+            else:
+                self._add_chunk_usage(usage)
+        if choice is None:
             return
-        choice = choices[0]
         if choice.get("finish_reason") and self._finish is None:
             self._finish = choice["finish_reason"]
         delta = choice.get("delta")
@@ -112,6 +117,12 @@ class NativeChatStream:
             else:  # flat and whole: {"name", "arguments": {...}}
                 arguments = call.get("arguments", call.get("parameters"))
                 self._sink.tool_call(None, call.get("id"), call.get("name"), arguments_json(arguments))
+
+    def _usage(self) -> Usage | None:
+        final, summed = self._final_usage, self._chunk_usage
+        if final is None or summed is None:
+            return final or summed
+        return final if final["total_tokens"] >= summed["total_tokens"] else summed
 
     def _add_chunk_usage(self, raw: dict[str, Any]) -> None:
         piece = usage_from(raw)

@@ -1,0 +1,62 @@
+"""Reading Workers AI replies, whatever the route: envelopes, text, usage, OpenAI-shaped completions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from app.chat.answer import UpstreamAnswer
+from app.dialects.errors import error_from_payload
+from app.protocol.common import Usage
+
+
+def unwrap_result(payload: Any) -> Any:
+    """The `result` of a v4 envelope; tolerate a bare result from a gateway or an older client."""
+    if isinstance(payload, dict) and ("result" in payload or "success" in payload):
+        if payload.get("success") is False:
+            raise error_from_payload(200, payload, {})
+        return payload.get("result")
+    return payload
+
+
+def content_text(value: Any) -> str:
+    """`response` as text: JSON mode returns objects, some models numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+def usage_from(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    prompt = _count(raw.get("prompt_tokens"))
+    completion = _count(raw.get("completion_tokens"))
+    total = _count(raw.get("total_tokens")) or prompt + completion
+    usage: Usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
+    details = raw.get("prompt_tokens_details")
+    if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
+        usage["prompt_tokens_details"] = {"cached_tokens": details["cached_tokens"]}
+    return usage
+
+
+def openai_answer(result: dict[str, Any]) -> UpstreamAnswer:
+    """A Chat Completions object (newer models on /ai/run, and every OpenAI-compatible route)."""
+    choices = result.get("choices") or []
+    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+    message = choice.get("message") or {}
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    content = message.get("content")
+    return UpstreamAnswer(
+        content=None if content is None else content_text(content),
+        reasoning=reasoning if isinstance(reasoning, str) else None,
+        tool_calls=message.get("tool_calls") or [],
+        finish=choice.get("finish_reason"),
+        usage=usage_from(result.get("usage")),
+    )
+
+
+def _count(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0

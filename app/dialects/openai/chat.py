@@ -1,0 +1,70 @@
+"""Chat completions <-> an OpenAI-compatible route (Workers AI `/ai/v1/...`, AI Gateway `workers-ai/v1/...`
+and `compat/...`): near pass-through, with what Workers AI needs and gets wrong put right.
+
+Out: the client's request as it sent it, but with the route's model name, a token budget (Workers AI stops at
+256 silently), `n` fanned out by the proxy, usage always asked for when streaming (finish reasons depend on
+it), earlier reasoning dropped from the history, and OpenAI-platform-only fields kept from Workers AI models.
+Back: an OpenAI completion whose content may be a JSON object (JSON mode), reasoning under either name,
+tool-call arguments as objects, usage only on the final chunk - read by the shared parsers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.catalog import Route
+from app.chat.answer import UpstreamAnswer
+from app.dialects.common import openai_answer, unwrap_result
+from app.protocol.chat import ChatCompletionRequest, ChatMessage
+
+HANDLED_HERE = {"model", "messages", "n", "stream", "stream_options", "max_tokens", "max_completion_tokens"}
+# Fields of OpenAI's own platform that Workers AI models have no use for (other providers behind compat do).
+OPENAI_PLATFORM_ONLY = {
+    "metadata",
+    "store",
+    "service_tier",
+    "prompt_cache_key",
+    "safety_identifier",
+    "user",
+    "prediction",
+    "modalities",
+    "audio",
+    "web_search_options",
+    "verbosity",
+}
+HISTORY_DROPPED = {"reasoning_content", "reasoning"}
+
+
+def build_chat(
+    request: ChatCompletionRequest, route: Route, max_tokens: int, *, stream: bool, model: str
+) -> dict[str, Any]:
+    dropped = HANDLED_HERE | (OPENAI_PLATFORM_ONLY if route.model_id.startswith(("@cf/", "@hf/")) else set())
+    body: dict[str, Any] = {"model": model, "messages": [_message(m) for m in request.messages]}
+    body.update(request.model_dump(exclude_unset=True, by_alias=True, exclude=dropped))
+    body["max_tokens"] = max_tokens
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def build_prompt(prompt: str, fields: dict[str, Any], max_tokens: int, *, stream: bool, model: str) -> dict[str, Any]:
+    """Legacy completions on a chat-only route: the prompt as one user message."""
+    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens}
+    body.update({name: value for name, value in fields.items() if value is not None})
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    # Earlier reasoning is not part of the next turn: never sent back, under either name.
+    return message.model_dump(exclude_unset=True, exclude=HISTORY_DROPPED)
+
+
+def parse_chat(payload: Any) -> UpstreamAnswer:
+    result = unwrap_result(payload)  # some gateways wrap it in the v4 envelope
+    if isinstance(result, dict):
+        return openai_answer(result)
+    return UpstreamAnswer(content=None if result is None else str(result))
