@@ -7,6 +7,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from typing import Any
 
 import httpx
@@ -21,7 +22,8 @@ from app.api.services import Services
 from app.auth import ClientAuth
 from app.catalog import Catalog
 from app.emulator import EMULATOR_ACCOUNT, EMULATOR_TOKEN
-from app.proxy import Proxy
+from app.model_catalogue import ModelCatalogue
+from app.proxy import Proxy, catalogue_page
 from app.settings import Settings, load_settings
 from app.upstream.client import UpstreamClient
 from app.upstream.fetch import ImageFetcher
@@ -73,7 +75,11 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
             stack.push_async_callback(images.aclose)
             kinds = {name: model.upstream for name, model in settings.models.items() if model.upstream}
             catalog = Catalog(settings.proxy_model_aliases, settings.proxy_upstream, kinds)
-            proxy = Proxy(settings, client, targets, catalog, images.fetch)
+            fetch_page = partial(catalogue_page, client, targets, server_token) if server_token else None
+            models = ModelCatalogue(fetch_page, settings.proxy_models_ttl)
+            stack.push_async_callback(models.aclose)
+            models.refresh_in_background()
+            proxy = Proxy(settings, client, targets, catalog, models, images.fetch)
             app.state.services = Services(
                 proxy=proxy,
                 auth=ClientAuth(client_keys, server_token),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import httpx
@@ -19,8 +20,10 @@ from app.chat.images import Fetch, has_remote_images, inline_remote_images
 from app.chat.plan import OutputPlan
 from app.chat.request import check_chat_request, check_completion_request, output_plan, stop_sequences
 from app.dialects import REGISTRY, Dialect
+from app.dialects.common import unwrap_result
 from app.embedding_batches import EmbeddingJob
-from app.errors import InvalidRequest, UpstreamError
+from app.errors import InvalidRequest, ModelNotFound, NotFound, UpstreamError
+from app.model_catalogue import CHAT, EMBEDDINGS, CatalogueEntry, ModelCatalogue
 from app.protocol.chat import ChatCompletionRequest
 from app.protocol.completions import CompletionRequest
 from app.protocol.embeddings import EmbeddingRequest
@@ -31,6 +34,7 @@ from app.upstream.client import UpstreamClient, UpstreamReply
 from app.upstream.targets import Endpoint, Targets
 
 T = TypeVar("T")
+LOG_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 COMPLETION_FIELDS = (
     "temperature",
     "top_p",
@@ -70,17 +74,20 @@ class Proxy:
         upstream: UpstreamClient,
         targets: Targets,
         catalog: Catalog,
+        models: ModelCatalogue,
         fetch_image: Fetch | None = None,
     ) -> None:
         self.settings = settings
         self.upstream = upstream
         self.targets = targets
         self.catalog = catalog
+        self.model_catalogue = models
         self.fetch_image = fetch_image
 
     # -- chat ---------------------------------------------------------------------------------
     async def chat(self, request: ChatCompletionRequest, caller: Caller) -> Reply:
         route = self.catalog.resolve(request.model)
+        self._check_task(route, CHAT, "/v1/chat/completions")
         check_chat_request(request, route, self.settings.proxy_max_n)
         if has_remote_images(request):
             if self.fetch_image is None:
@@ -105,6 +112,7 @@ class Proxy:
     # -- legacy completions ---------------------------------------------------------------------
     async def completions(self, request: CompletionRequest, caller: Caller) -> Reply:
         route = self.catalog.resolve(request.model)
+        self._check_task(route, CHAT, "/v1/completions")
         prompts = check_completion_request(request, self.settings.proxy_max_n)
         max_tokens = self._max_tokens(request.max_tokens, route)
         plan = OutputPlan(max_tokens=max_tokens, think=None, stop=stop_sequences(request.stop))
@@ -132,6 +140,7 @@ class Proxy:
     # -- embeddings ---------------------------------------------------------------------------
     async def embeddings(self, request: EmbeddingRequest, caller: Caller) -> Reply:
         route = self.catalog.resolve(request.model)
+        self._check_task(route, EMBEDDINGS, "/v1/embeddings")
         job = EmbeddingJob.plan(request, route, self.catalog.embedding_model(route.model_id))
         dialect = REGISTRY[route.dialect]
         endpoint = self.targets.embeddings(route.kind, route.model_id)
@@ -147,6 +156,47 @@ class Proxy:
             return dialect.parse_embeddings(_json_reply(reply, dialect), len(texts))
 
         return Reply(await job.run(embed), relayed)
+
+    # -- models -------------------------------------------------------------------------------
+    async def models(self) -> tuple[list[dict[str, Any]], str]:
+        """The catalogue in OpenAI shape, aliases included, and where it came from."""
+        entries = {entry.id: entry for entry in await self.model_catalogue.entries()}
+        models = [entry.openai() for entry in entries.values()]
+        for alias, model_id in self.settings.proxy_model_aliases.items():
+            target = entries.get(model_id) or CatalogueEntry(id=model_id, task="unknown")
+            models.append(replace(target, id=alias).openai(alias_for=model_id))
+        return models, self.model_catalogue.source
+
+    async def model(self, name: str) -> tuple[dict[str, Any], str]:
+        models, source = await self.models()
+        for model in models:
+            if model["id"] == name:
+                return model, source
+        raise ModelNotFound(f"The model {name!r} does not exist.", param="model")
+
+    def _check_task(self, route: Route, wanted: str, endpoint: str) -> None:
+        task = self.model_catalogue.task_of(route.model_id)
+        if task is not None and task != wanted:
+            raise InvalidRequest(
+                f"{route.requested} is a {task} model; {endpoint} needs a {wanted} model.",
+                param="model",
+                code="model_not_supported",
+            )
+
+    # -- AI Gateway logs ------------------------------------------------------------------------
+    async def gateway_log(self, log_id: str, caller: Caller, feedback: dict[str, Any] | None = None) -> Any:
+        """One log entry (GET), or feedback on it (PATCH), from the AI Gateway logs API."""
+        if not self.targets.has_gateway:
+            raise NotFound(
+                "No AI Gateway is configured on this proxy (CLOUDFLARE_GATEWAY_ID).", code="gateway_not_configured"
+            )
+        if not LOG_ID.fullmatch(log_id):
+            raise InvalidRequest(f"Invalid gateway log id {log_id!r}.", param="log_id")
+        url = self.targets.gateway_logs_url(log_id)
+        headers = self.targets.headers(caller.token, stream=False, gateway=False)
+        method, body = ("GET", b"") if feedback is None else ("PATCH", orjson.dumps(feedback))
+        reply = await self.upstream.request(url, body, headers, method)
+        return unwrap_result(_json_reply(reply, REGISTRY["native"]))
 
     # -- shared -------------------------------------------------------------------------------
     def _max_tokens(self, asked: int | None, route: Route) -> int:
@@ -208,6 +258,18 @@ class Proxy:
             answer = up.dialect.parse_chat(_json_reply(await self.upstream.read(response), up.dialect))
             return answer_frames(answer, sink), None, headers
         return choice_frames(response, up.dialect.chat_stream(sink), sink), response, headers
+
+
+async def catalogue_page(
+    upstream: UpstreamClient, targets: Targets, token: str, page: int
+) -> tuple[list[Any], dict[str, Any]]:
+    """One page of the account's `/ai/models/search`."""
+    url = f"{targets.catalogue_url()}?page={page}&per_page={ModelCatalogue.PER_PAGE}"
+    headers = targets.headers(token, stream=False, gateway=False)
+    payload = _json_reply(await upstream.request(url, b"", headers, "GET"), REGISTRY["native"])
+    result = payload.get("result") if isinstance(payload, dict) else None
+    info = payload.get("result_info") if isinstance(payload, dict) else None
+    return (result if isinstance(result, list) else []), (info if isinstance(info, dict) else {})
 
 
 async def _all(jobs: list[Coroutine[Any, Any, T]]) -> list[T]:

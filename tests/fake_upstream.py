@@ -19,6 +19,7 @@ from aiohttp import web
 
 ACCOUNT = "acct-123"
 TOKEN = "cf-secret-token-abc123"
+GATEWAY = "gw-main"
 EMBED_DIMS = {"@cf/baai/bge-small-en-v1.5": 384, "@cf/baai/bge-base-en-v1.5": 768, "@cf/baai/bge-m3": 1024}
 
 
@@ -49,6 +50,34 @@ def envelope_error(code: int, message: str) -> dict[str, Any]:
     return {"result": None, "success": False, "errors": [{"code": code, "message": message}], "messages": []}
 
 
+CATALOGUE = [
+    ("@cf/meta/llama-3.1-8b-instruct", "Text Generation"),
+    ("@cf/meta/llama-3.3-70b-instruct-fp8-fast", "Text Generation"),
+    ("@cf/openai/gpt-oss-120b", "Text Generation"),
+    ("@cf/meta/llama-4-scout-17b-16e-instruct", "Text Generation"),
+    ("@cf/baai/bge-base-en-v1.5", "Text Embeddings"),
+    ("@cf/baai/bge-m3", "Text Embeddings"),
+    ("@cf/black-forest-labs/flux-1-schnell", "Text-to-Image"),
+]
+
+
+def catalogue_entry(name: str, task: str) -> dict[str, Any]:
+    """A model object as `/ai/models/search` returns it (wire spec 5.1)."""
+    properties = [{"property_id": "context_window", "value": "131072"}] if task == "Text Generation" else []
+    if name in ("@cf/meta/llama-3.3-70b-instruct-fp8-fast", "@cf/openai/gpt-oss-120b"):
+        properties.append({"property_id": "function_calling", "value": "true"})
+    return {
+        "id": f"id-{abs(hash(name)) % 10**8}",
+        "source": 1,
+        "name": name,
+        "description": f"{name} on the fake",
+        "task": {"id": f"task-{task}", "name": task, "description": ""},
+        "created_at": "2025-03-05 21:52:40.974",
+        "tags": [],
+        "properties": properties,
+    }
+
+
 @dataclass
 class Reply:
     status: int = 200
@@ -73,6 +102,11 @@ class FakeUpstream:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.disconnects: list[float] = []  # monotonic times at which a client went away mid-stream
+        self.gateway_token: str | None = None  # when set, gateway routes demand it in cf-aig-authorization
+        self.catalogue_requests: list[Recorded] = []
+        self.catalogue_reply: Reply | None = None  # e.g. a 403 for a token that may not list models
+        self.feedback: dict[str, Any] = {}  # gateway log id -> the last PATCH body
+        self.catalogue: list[dict[str, Any]] = [catalogue_entry(name, task) for name, task in CATALOGUE]
         self._script: list[Reply] = []
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="fake-upstream", daemon=True)
@@ -100,6 +134,11 @@ class FakeUpstream:
         self._script.clear()
         self.requests.clear()
         self.disconnects.clear()
+        self.gateway_token = None
+        self.catalogue_requests.clear()
+        self.catalogue_reply = None
+        self.feedback.clear()
+        self.catalogue = [catalogue_entry(name, task) for name, task in CATALOGUE]
 
     @property
     def last(self) -> Recorded:
@@ -129,7 +168,12 @@ class FakeUpstream:
             body: Any = orjson.loads(raw) if raw else None
         except orjson.JSONDecodeError:
             body = raw
-        self.requests.append(Recorded(request.method, request.path, dict(request.headers), body))
+        recorded = Recorded(request.method, request.path, dict(request.headers), body)
+        if request.path.endswith("/ai/models/search"):
+            # the proxy reads the catalogue on its own schedule: kept apart from the requests tests script
+            self.catalogue_requests.append(recorded)
+            return await self._send(request, self.catalogue_reply or self._default(request, body))
+        self.requests.append(recorded)
         reply = self._script.pop(0) if self._script else self._default(request, body)
         return await self._send(request, reply)
 
@@ -155,12 +199,52 @@ class FakeUpstream:
         return response
 
     def _default(self, request: web.Request, body: Any) -> Reply:
+        """Workers AI as the wire spec describes it, on every route the proxy may use."""
+        path = request.path
+        if path.startswith(f"/gateway/v1/{ACCOUNT}/{GATEWAY}/"):
+            return self._gateway(request, path[len(f"/gateway/v1/{ACCOUNT}/{GATEWAY}/") :], body)
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return Reply(401, envelope_error(10000, "Authentication error"))
-        prefix = f"/client/v4/accounts/{ACCOUNT}/ai/run/"
-        if not request.path.startswith(prefix) or not isinstance(body, dict):
-            return Reply(400, envelope_error(7000, "No route for that URI"))
-        model = request.path[len(prefix) :]
+        account = f"/client/v4/accounts/{ACCOUNT}/"
+        if path == account + "ai/models/search":
+            return self._models_page(request)
+        if path.startswith(account + f"ai-gateway/gateways/{GATEWAY}/logs/"):
+            log_id = path.rsplit("/", 1)[1]
+            log = {"id": log_id, "provider": "workers-ai", "model": "@cf/meta/llama-3.1-8b-instruct", "success": True}
+            if request.method == "PATCH":
+                self.feedback[log_id] = body
+            return Reply(json={"result": {**log, **(self.feedback.get(log_id) or {})}, "success": True, "errors": []})
+        if path.startswith(account + "ai/run/") and isinstance(body, dict):
+            return self._native(path[len(account + "ai/run/") :], body)
+        if path in (account + "ai/v1/chat/completions", account + "ai/v1/embeddings") and isinstance(body, dict):
+            return self._openai(path.rsplit("/", 1)[1], body)
+        return Reply(400, envelope_error(7000, "No route for that URI"))
+
+    def _gateway(self, request: web.Request, rest: str, body: Any) -> Reply:
+        if (
+            self.gateway_token is not None
+            and request.headers.get("cf-aig-authorization") != f"Bearer {self.gateway_token}"
+        ):
+            return Reply(401, {"success": False, "error": [{"code": 2009, "message": "Unauthorized"}]})
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return Reply(401, envelope_error(10000, "Authentication error"))
+        if not isinstance(body, dict):
+            return Reply(400, {"success": False, "error": [{"code": 2001, "message": "Bad request"}]})
+        if rest in ("workers-ai/v1/chat/completions", "workers-ai/v1/embeddings"):
+            reply = self._openai(rest.rsplit("/", 1)[1], body)
+        elif rest == "compat/chat/completions":
+            provider, _, model = str(body.get("model", "")).partition("/")
+            if provider not in ("workers-ai", "openai", "anthropic"):
+                return Reply(400, {"success": False, "error": [{"code": 2008, "message": "Invalid provider"}]})
+            reply = self._openai("completions", {**body, "model": model if provider == "workers-ai" else body["model"]})
+        elif rest.startswith("workers-ai/"):
+            reply = self._native(rest[len("workers-ai/") :], body)
+        else:
+            return Reply(404, {"success": False, "error": [{"code": 2001, "message": "No such gateway route"}]})
+        reply.headers.update({"cf-aig-log-id": "01JADMCQQQBWH3NXZ5GCRN98DP", "cf-aig-cache-status": "MISS"})
+        return reply
+
+    def _native(self, model: str, body: dict[str, Any]) -> Reply:
         if model in EMBED_DIMS:
             texts = body["text"] if isinstance(body.get("text"), list) else [body.get("text")]
             if len(texts) > 100:
@@ -172,8 +256,7 @@ class FakeUpstream:
             )
         if not model.startswith("@cf/meta/"):
             return Reply(400, envelope_error(5007, f"No such model {model} or task"))
-        n = int(body.get("max_tokens", 256))
-        n = min(n, 12)  # a 12-token answer unless the budget is smaller
+        n = min(int(body.get("max_tokens", 256)), 12)  # a 12-token answer unless the budget is smaller
         usage = {"prompt_tokens": 9, "completion_tokens": n, "total_tokens": 9 + n}
         if not body.get("stream"):
             result = {"response": text_of(n), "tool_calls": [], "usage": usage}
@@ -181,3 +264,36 @@ class FakeUpstream:
         chunks = [sse({"response": w, "p": "abcdefgh"[: i % 8 + 1]}) for i, w in enumerate(words(n))]
         chunks.append(sse({"response": ""}) + sse({"response": "", "usage": usage}) + sse(b"[DONE]"))
         return Reply(chunks=chunks)
+
+    def _openai(self, resource: str, body: dict[str, Any]) -> Reply:
+        """Workers AI's OpenAI-compatible endpoints: OpenAI shapes, `id-<ms>` ids, finish on the usage chunk."""
+        model = str(body.get("model", ""))
+        if resource == "embeddings":
+            texts = body.get("input") if isinstance(body.get("input"), list) else [body.get("input")]
+            dims = EMBED_DIMS.get(model, 8)
+            data = [
+                {"object": "embedding", "index": i, "embedding": vector(label(str(t)), dims)}
+                for i, t in enumerate(texts)
+            ]
+            return Reply(
+                json={"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": 3, "total_tokens": 3}}
+            )
+        n = min(int(body.get("max_tokens", 256)), 12)
+        usage = {"prompt_tokens": 9, "completion_tokens": n, "total_tokens": 9 + n}
+        base = {"id": "id-1776784307643", "created": 1776784307, "model": model}
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": text_of(n), "reasoning_content": None, "tool_calls": None}
+            choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None, "matched_stop": 2}
+            return Reply(json={**base, "object": "chat.completion", "choices": [choice], "usage": usage})
+        chunk = {**base, "object": "chat.completion.chunk"}
+        chunks = [sse({**chunk, "choices": [{"index": 0, "delta": {"content": w}}]}) for w in words(n)]
+        final = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": usage}
+        chunks.append(sse(final) + sse(b"[DONE]"))
+        return Reply(chunks=chunks)
+
+    def _models_page(self, request: web.Request) -> Reply:
+        page = int(request.query.get("page", "1"))
+        per_page = int(request.query.get("per_page", "20"))
+        chunk = self.catalogue[(page - 1) * per_page : page * per_page]
+        info = {"count": len(chunk), "page": page, "per_page": per_page, "total_count": len(self.catalogue)}
+        return Reply(json={"result": chunk, "result_info": info, "success": True, "errors": [], "messages": []})

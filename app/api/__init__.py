@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from app.api import chat, completions, embeddings, health
+from app.api import chat, completions, embeddings, gateway_logs, health, models
 from app.api.endpoint import Endpoint
 
-ENDPOINTS: tuple[Endpoint, ...] = (*chat.ENDPOINTS, *completions.ENDPOINTS, *embeddings.ENDPOINTS, *health.ENDPOINTS)
+ENDPOINTS: tuple[Endpoint, ...] = (
+    *chat.ENDPOINTS,
+    *completions.ENDPOINTS,
+    *embeddings.ENDPOINTS,
+    *gateway_logs.ENDPOINTS,
+    *models.ENDPOINTS,
+    *health.ENDPOINTS,
+)

@@ -7,11 +7,14 @@ import math
 import random
 from typing import Any
 
+from aiohttp import web
+
 VOCABULARY = (
     "workers ai answers every request at the edge with a model close to the user while the proxy keeps "
     "the openai api unchanged so that tools sdks and scripts work as they are today"
 ).split()
 PADDING = "abcdefghijklmnopqrstuvwxyz0123456789"
+DELAY_KEY = web.AppKey("token_delay", float)  # seconds between two emulated stream tokens
 
 
 def reply_tokens(model: str, prompt: str, limit: int) -> list[str]:

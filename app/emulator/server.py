@@ -11,15 +11,15 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from app.emulator import generate
+from app.emulator import generate, openai_routes
+from app.emulator.answers import plan_answer
+from app.emulator.generate import DELAY_KEY
 from app.emulator.models import (
     EMBEDDING_DIMENSIONS,
     EMBEDDING_MAX_ITEMS,
     TEXT_GENERATION_MODELS,
     UPSTREAM_DEFAULT_MAX_TOKENS,
 )
-
-DELAY_KEY = web.AppKey("token_delay", float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,9 @@ async def start_emulator(token_delay_seconds: float = 0.02) -> AsyncIterator[Run
     app = web.Application()
     app[DELAY_KEY] = token_delay_seconds
     app.router.add_post("/client/v4/accounts/{account}/ai/run/{model:.+}", run_model)
+    app.router.add_get("/client/v4/accounts/{account}/ai/models/search", search_models)
+    app.router.add_post("/client/v4/accounts/{account}/ai/v1/chat/completions", openai_routes.chat_completions)
+    app.router.add_post("/client/v4/accounts/{account}/ai/v1/embeddings", openai_routes.embeddings)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -41,6 +44,29 @@ async def start_emulator(token_delay_seconds: float = 0.02) -> AsyncIterator[Run
         yield RunningEmulator(api_base=f"http://127.0.0.1:{port}/client/v4")
     finally:
         await runner.cleanup()
+
+
+async def search_models(request: web.Request) -> web.Response:
+    """The catalogue of the models the emulator answers for, paged like `/ai/models/search`."""
+    if not request.headers.get("Authorization", "").startswith("Bearer "):
+        return envelope_error(401, 10000, "Authentication error")
+    page, per_page = int(request.query.get("page", "1")), int(request.query.get("per_page", "20"))
+    names = [(m, "Text Generation") for m in sorted(TEXT_GENERATION_MODELS)]
+    names += [(m, "Text Embeddings") for m in sorted(EMBEDDING_DIMENSIONS)]
+    chunk = names[(page - 1) * per_page : page * per_page]
+    models = [
+        {
+            "name": name,
+            "description": "emulated",
+            "task": {"name": task},
+            "created_at": "2025-01-01 00:00:00",
+            "properties": [],
+        }
+        for name, task in chunk
+    ]
+    info = {"count": len(models), "page": page, "per_page": per_page, "total_count": len(names)}
+    body = {"result": models, "result_info": info, "success": True, "errors": [], "messages": []}
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 
 def envelope_error(status: int, code: int, message: str) -> web.Response:
@@ -89,21 +115,8 @@ async def generate_text(request: web.Request, model: str, body: dict[str, Any]) 
     limit = body.get("max_tokens", UPSTREAM_DEFAULT_MAX_TOKENS)
     if not isinstance(limit, int) or limit < 1:
         return envelope_error(400, 5006, "AiError: Bad input: Type mismatch of '/max_tokens'")
-    tool_call = _tool_call(body)
-    json_answer = _json_answer(body)
-    if tool_call is not None:
-        tokens: list[str] = []
-    elif json_answer is not None:
-        tokens = [orjson.dumps(json_answer).decode()]
-    else:
-        tokens = generate.reply_tokens(model, generate.prompt_text(body), limit)
-    prompt_tokens = generate.count_prompt_tokens(body)
-    completion_tokens = len(tokens) or 8
-    usage = {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-    }
+    answer = plan_answer(model, body, limit)
+    tool_call, json_answer, tokens, usage = answer.tool_call, answer.json, answer.tokens, answer.usage
     if not body.get("stream") or json_answer is not None:  # Workers AI's JSON mode does not stream
         result: dict[str, Any] = {"response": None, "tool_calls": [tool_call], "usage": usage}
         if tool_call is None:
@@ -129,33 +142,6 @@ async def generate_text(request: web.Request, model: str, body: dict[str, Any]) 
     except ConnectionResetError:
         pass  # the proxy's client went away and the proxy closed the stream: nothing left to do
     return response
-
-
-def _tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
-    """With tools offered and a user turn to answer, the emulator calls the first (or the chosen) tool."""
-    tools = body.get("tools")
-    messages = body.get("messages") or []
-    if not isinstance(tools, list) or not tools or not messages or not isinstance(messages[-1], dict):
-        return None
-    if messages[-1].get("role") != "user" or body.get("tool_choice") == "none":
-        return None
-    chosen = body.get("tool_choice")
-    wanted = chosen.get("function", {}).get("name") if isinstance(chosen, dict) else None
-    definitions = [tool.get("function", tool) for tool in tools if isinstance(tool, dict)]
-    definition = next((d for d in definitions if d.get("name") == wanted), definitions[0] if definitions else None)
-    if not isinstance(definition, dict) or not isinstance(definition.get("name"), str):
-        return None
-    return {"name": definition["name"], "arguments": generate.example_value(definition.get("parameters") or {})}
-
-
-def _json_answer(body: dict[str, Any]) -> Any:
-    response_format = body.get("response_format")
-    if not isinstance(response_format, dict) or response_format.get("type") not in ("json_object", "json_schema"):
-        return None
-    schema = response_format.get("json_schema")
-    if not isinstance(schema, dict):
-        return {"answer": "emulated"}
-    return generate.example_value(schema)
 
 
 def _event(payload: dict[str, Any]) -> bytes:

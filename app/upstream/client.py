@@ -31,16 +31,16 @@ class UpstreamClient:
         self._transport = transport
         self._timeout = {"connect": connect_timeout, "read": read_timeout, "write": WRITE_TIMEOUT, "pool": None}
 
-    async def request(self, url: str, body: bytes, headers: httpx.Headers) -> UpstreamReply:
-        """POST and read the whole reply."""
-        return await self.read(await self.open(url, body, headers))
+    async def request(self, url: str, body: bytes, headers: httpx.Headers, method: str = "POST") -> UpstreamReply:
+        """Send and read the whole reply."""
+        return await self.read(await self.open(url, body, headers, method))
 
-    async def open(self, url: str, body: bytes, headers: httpx.Headers) -> httpx.Response:
-        """POST and return as soon as the status line and headers are in; the body is the caller's to read."""
+    async def open(self, url: str, body: bytes, headers: httpx.Headers, method: str = "POST") -> httpx.Response:
+        """Send and return as soon as the status line and headers are in; the body is the caller's to read."""
         # `stream=` rather than `content=`: httpx then skips re-encoding the body and rebuilding the headers
         # (16 us of 18 per request here); the transport writes Host and Content-Length itself.
         request = httpx.Request(
-            "POST", _url(url), headers=headers, stream=httpx.ByteStream(body), extensions={"timeout": self._timeout}
+            method, _url(url), headers=headers, stream=httpx.ByteStream(body), extensions={"timeout": self._timeout}
         )
         try:
             return await self._transport.handle_async_request(request)
