@@ -52,10 +52,10 @@ def finish_reason(
         return "stop"
     if unfinished_thinking:
         return "length"  # the whole budget went on reasoning: not an empty success
+    if usage is not None and usage.get("completion_tokens", 0) >= max_tokens and upstream in (None, "stop"):
+        return "length"  # Workers AI reports "stop" (or nothing) even when the budget ran out
     if isinstance(upstream, str) and upstream in FINISH_REASONS and upstream != "tool_calls":
         return upstream
-    if usage is not None and usage.get("completion_tokens", 0) >= max_tokens:
-        return "length"
     return "stop"
 
 

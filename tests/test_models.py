@@ -1,0 +1,120 @@
+"""GET /v1/models from the account's catalogue, the bundled fallback, and task checks it drives."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from app.main import create_app
+from tests.conftest import make_settings
+from tests.fake_upstream import ACCOUNT, TOKEN, FakeUpstream, Reply, catalogue_entry, envelope_error
+from tests.servers import ProxyServer
+
+Start = Callable[..., ProxyServer]
+
+
+@pytest.fixture()
+def start(fake: FakeUpstream) -> Iterator[Start]:
+    servers: list[ProxyServer] = []
+
+    def run(**overrides: Any) -> ProxyServer:
+        server = ProxyServer(create_app(make_settings(fake, **overrides))).start()
+        servers.append(server)
+        return server
+
+    yield run
+    for server in servers:
+        server.stop()
+
+
+def test_models_list_from_the_account_catalogue(start: Start, fake: FakeUpstream) -> None:
+    server = start(proxy_model_aliases={"gpt-4o-mini": "@cf/meta/llama-3.1-8b-instruct"})
+    with openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0) as client:
+        raw = client.models.with_raw_response.list()
+    assert raw.headers["x-model-catalogue"] == "account"
+    models = {m.id: m for m in raw.parse().data}
+    llama = models["@cf/meta/llama-3.1-8b-instruct"].model_dump()
+    assert llama["object"] == "model" and llama["owned_by"] == "meta" and llama["task"] == "Text Generation"
+    assert llama["context_window"] == 131072 and llama["created"] == 1741211560
+    assert models["@cf/meta/llama-3.3-70b-instruct-fp8-fast"].model_dump()["capabilities"]["tools"] is True
+    assert models["@cf/baai/bge-base-en-v1.5"].model_dump()["task"] == "Text Embeddings"
+    alias = models["gpt-4o-mini"].model_dump()
+    assert alias["alias_for"] == "@cf/meta/llama-3.1-8b-instruct" and alias["task"] == "Text Generation"
+    request = fake.catalogue_requests[0]
+    assert request.path == f"/client/v4/accounts/{ACCOUNT}/ai/models/search"
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_catalogue_pages_are_all_read(start: Start, fake: FakeUpstream) -> None:
+    fake.catalogue = [catalogue_entry(f"@cf/acme/model-{i}", "Text Generation") for i in range(250)]
+    server = start()
+    models = httpx.get(server.url + "/v1/models").json()["data"]
+    assert len([m for m in models if m["id"].startswith("@cf/acme/")]) == 250
+
+
+def test_one_model_by_id(start: Start, fake: FakeUpstream) -> None:
+    server = start()
+    with openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0) as client:
+        model = client.models.retrieve("@cf/openai/gpt-oss-120b")
+        assert model.id == "@cf/openai/gpt-oss-120b" and model.owned_by == "openai"
+        with pytest.raises(openai.NotFoundError):
+            client.models.retrieve("@cf/acme/nothing")
+
+
+def test_bundled_catalogue_when_the_token_may_not_list_models(start: Start, fake: FakeUpstream) -> None:
+    fake.catalogue_reply = Reply(403, envelope_error(10000, "Authentication error"))
+    server = start()
+    response = httpx.get(server.url + "/v1/models")
+    assert response.status_code == 200 and response.headers["x-model-catalogue"] == "bundled"
+    ids = {m["id"] for m in response.json()["data"]}
+    assert {"@cf/meta/llama-3.3-70b-instruct-fp8-fast", "@cf/baai/bge-base-en-v1.5"} <= ids
+    asked = len(fake.catalogue_requests)
+    httpx.get(server.url + "/v1/models")
+    assert len(fake.catalogue_requests) == asked  # a refusal is not asked again on every request
+
+
+def test_stale_catalogue_is_served_while_it_refreshes(start: Start, fake: FakeUpstream) -> None:
+    server = start(proxy_models_ttl=0.3)
+    httpx.get(server.url + "/v1/models")
+    fake.catalogue.append(catalogue_entry("@cf/acme/brand-new", "Text Generation"))
+    time.sleep(0.5)
+    first = {m["id"] for m in httpx.get(server.url + "/v1/models").json()["data"]}
+    assert "@cf/acme/brand-new" not in first  # stale, served at once
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if "@cf/acme/brand-new" in {m["id"] for m in httpx.get(server.url + "/v1/models").json()["data"]}:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the catalogue was not refreshed in the background")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/v1/chat/completions",
+            {"model": "@cf/baai/bge-base-en-v1.5", "messages": [{"role": "user", "content": "x"}]},
+        ),
+        ("/v1/completions", {"model": "@cf/baai/bge-m3", "prompt": "x"}),
+        ("/v1/embeddings", {"model": "@cf/meta/llama-3.1-8b-instruct", "input": "x"}),
+        (
+            "/v1/chat/completions",
+            {"model": "@cf/black-forest-labs/flux-1-schnell", "messages": [{"role": "user", "content": "x"}]},
+        ),
+    ],
+)
+def test_the_catalogue_refuses_the_wrong_kind_of_model(
+    start: Start, fake: FakeUpstream, path: str, body: dict[str, Any]
+) -> None:
+    server = start()
+    httpx.get(server.url + "/v1/models")  # the account's catalogue is loaded (the flux entry comes from it)
+    response = httpx.post(server.url + path, json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "model"
+    assert fake.requests == []
