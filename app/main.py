@@ -85,6 +85,7 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
                 auth=ClientAuth(client_keys, server_token),
                 emulated=settings.proxy_emulator,
                 gateway_defaults=settings.proxy_gateway_headers,
+                uses_gateway=targets.has_gateway,
             )
             gc.collect()
             gc.freeze()  # start-up objects (FastAPI, pydantic schemas) leave the collector's full scans

@@ -135,3 +135,24 @@ def test_several_workers_serve_the_same_port(tmp_path: Path) -> None:
             assert httpx.post(proxy.url + "/v1/chat/completions", json=body, timeout=10).status_code == 200
     output = proxy.output()
     assert output.count("Started server process") == 2
+
+
+def test_emulator_serves_the_openai_route_and_the_catalogue(tmp_path: Path) -> None:
+    env = clean_env(PROXY_UPSTREAM="openai", PROXY_EMULATOR_TOKEN_DELAY_MS="0")
+    with (
+        RunningProxy("--emulator", cwd=tmp_path, env=env) as proxy,
+        openai.OpenAI(base_url=proxy.url + "/v1", api_key="unused", max_retries=0) as sdk,
+    ):
+        messages = [{"role": "user", "content": "Hi"}]
+        reply = sdk.chat.completions.create(model="@cf/meta/llama-3.1-8b-instruct", messages=messages)  # type: ignore[arg-type]
+        assert "Emulated" in (reply.choices[0].message.content or "")
+        chunks = list(
+            sdk.chat.completions.create(model="@cf/meta/llama-3.1-8b-instruct", messages=messages, stream=True)  # type: ignore[arg-type]
+        )
+        assert (
+            "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == reply.choices[0].message.content
+        )
+        assert len(sdk.embeddings.create(model="@cf/baai/bge-base-en-v1.5", input="x").data[0].embedding) == 768
+        raw = sdk.models.with_raw_response.list()
+        assert raw.headers["x-model-catalogue"] == "account"
+        assert "@cf/meta/llama-3.1-8b-instruct" in {m.id for m in raw.parse().data}

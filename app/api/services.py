@@ -17,6 +17,7 @@ class Services:
     auth: ClientAuth
     emulated: bool
     gateway_defaults: dict[str, str] = field(default_factory=dict)  # PROXY_GATEWAY_HEADERS
+    uses_gateway: bool = False
 
 
 def services(request: Request) -> Services:
@@ -28,5 +29,7 @@ def authenticated(request: Request) -> tuple[Proxy, Caller]:
     """Authenticate the client; return the proxy and who its request travels upstream as."""
     found = services(request)
     token = found.auth.upstream_token(request.headers.get("authorization"))
+    if not found.uses_gateway:  # the headers would not be forwarded anyway
+        return found.proxy, Caller(token)
     headers = gateway.request_headers(found.gateway_defaults, request.headers.items())
     return found.proxy, Caller(token, headers)
