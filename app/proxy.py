@@ -152,7 +152,7 @@ class Proxy:
         async def embed(texts: list[str]) -> list[list[float]]:
             body = orjson.dumps(dialect.build_embeddings(texts, route, endpoint.model))
             reply = await self.upstream.request(endpoint.url, body, headers)
-            relayed.update(gateway.response_headers(reply.headers.items()))
+            relayed.update(_relayed(endpoint, reply.headers))
             return dialect.parse_embeddings(_json_reply(reply, dialect), len(texts))
 
         return Reply(await job.run(embed), relayed)
@@ -210,7 +210,7 @@ class Proxy:
     async def _answer(self, up: _Upstream, body: bytes) -> tuple[UpstreamAnswer, dict[str, str]]:
         reply = await self.upstream.request(up.endpoint.url, body, self._headers(up, stream=False))
         answer = up.dialect.parse_chat(_json_reply(reply, up.dialect))
-        return answer, gateway.response_headers(reply.headers.items())
+        return answer, _relayed(up.endpoint, reply.headers)
 
     async def _stream(
         self,
@@ -252,7 +252,7 @@ class Proxy:
             answer, headers = await self._answer(up, body)
             return answer_frames(answer, sink), None, headers
         response = await self.upstream.open(up.endpoint.url, body, self._headers(up, stream=True))
-        headers = gateway.response_headers(response.headers.items())
+        headers = _relayed(up.endpoint, response.headers)
         if response.status_code != 200 or "json" in response.headers.get("content-type", ""):
             # An error, or a model that answered a stream request with one JSON body: replay it.
             answer = up.dialect.parse_chat(_json_reply(await self.upstream.read(response), up.dialect))
@@ -287,6 +287,11 @@ async def _settle(jobs: list[Coroutine[Any, Any, T]]) -> list[T | BaseException]
         except Exception as exc:
             return [exc]
     return list(await asyncio.gather(*jobs, return_exceptions=True))
+
+
+def _relayed(endpoint: Endpoint, headers: httpx.Headers) -> dict[str, str]:
+    """The AI Gateway headers of an upstream reply (only gateway routes have any)."""
+    return gateway.response_headers(headers.items()) if endpoint.via_gateway else {}
 
 
 def _json_mode(request: ChatCompletionRequest) -> bool:
