@@ -25,6 +25,7 @@ from app.embedding_batches import EmbeddingJob
 from app.errors import InvalidRequest, ModelNotFound, NotFound, UpstreamError
 from app.model_catalogue import CHAT, EMBEDDINGS, CatalogueEntry, ModelCatalogue
 from app.protocol.chat import ChatCompletionRequest
+from app.protocol.common import SAMPLING_FIELDS
 from app.protocol.completions import CompletionRequest
 from app.protocol.embeddings import EmbeddingRequest
 from app.relay import Frames, StreamBody, answer_frames, choice_frames, prefixed
@@ -35,15 +36,6 @@ from app.upstream.targets import Endpoint, Targets
 
 T = TypeVar("T")
 LOG_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
-COMPLETION_FIELDS = (
-    "temperature",
-    "top_p",
-    "top_k",
-    "seed",
-    "frequency_penalty",
-    "presence_penalty",
-    "repetition_penalty",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +111,7 @@ class Proxy:
         ctx = CompletionContext.new(route.requested, request.include_usage, prefix="cmpl-")
         up = _Upstream(REGISTRY[route.dialect], self.targets.chat(route.kind, route.model_id), caller)
         n = request.n or 1
-        fields = {name: getattr(request, name) for name in COMPLETION_FIELDS}
+        fields = {name: getattr(request, name) for name in SAMPLING_FIELDS}
         stream = bool(request.stream)
         jobs = [prompt for prompt in prompts for _ in range(n)]  # choices ordered by prompt, then by n
         model = up.endpoint.model

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -56,3 +56,21 @@ def client(proxy: ProxyServer, fake: FakeUpstream) -> Iterator[openai.OpenAI]:
 def http(proxy: ProxyServer, fake: FakeUpstream) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=proxy.url, timeout=20) as raw:
         yield raw
+
+
+StartProxy = Callable[..., ProxyServer]
+
+
+@pytest.fixture()
+def start_proxy(fake: FakeUpstream) -> Iterator[StartProxy]:
+    """Start a proxy with settings of the test's own (on top of make_settings); stopped afterwards."""
+    started: list[ProxyServer] = []
+
+    def start(**overrides: Any) -> ProxyServer:
+        server = ProxyServer(create_app(make_settings(fake, **overrides))).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

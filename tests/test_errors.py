@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import StartProxy
 from tests.fake_upstream import TOKEN, FakeUpstream, Reply, envelope_error, sse
-from tests.servers import ProxyServer
 
 MODEL = "@cf/meta/llama-3.1-8b-instruct"
 HELLO = [{"role": "user", "content": "hi"}]
@@ -26,20 +23,6 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
     assert set(body["error"]) == {"message", "type", "param", "code"}
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     return body["error"]  # type: ignore[no-any-return]
-
-
-@pytest.fixture()
-def server_for(fake: FakeUpstream) -> Iterator[Any]:
-    started: list[ProxyServer] = []
-
-    def start(**overrides: Any) -> ProxyServer:
-        server = ProxyServer(create_app(make_settings(fake, **overrides))).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 # -- client mistakes ------------------------------------------------------------------------------
@@ -207,20 +190,20 @@ def test_malformed_stream_event_becomes_an_error_frame(client: openai.OpenAI, fa
 
 
 # -- transport failures ---------------------------------------------------------------------------
-def test_unreachable_upstream_is_a_502(server_for: Any) -> None:
+def test_unreachable_upstream_is_a_502(start_proxy: StartProxy) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     fake_base = FakeUpstream()
     fake_base.port = closed_port
-    server = server_for(cloudflare_api_base=fake_base.base_url)
+    server = start_proxy(cloudflare_api_base=fake_base.base_url)
     response = httpx.post(server.url + "/v1/chat/completions", json=CHAT, timeout=20)
     assert response.status_code == 502
     assert error_of(response)["code"] == "upstream_unreachable"
 
 
-def test_upstream_timeout_is_a_504(server_for: Any, fake: FakeUpstream) -> None:
-    server = server_for(proxy_first_byte_timeout=0.5)
+def test_upstream_timeout_is_a_504(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy(proxy_first_byte_timeout=0.5)
     fake.script(Reply(json={"result": {"response": "late"}, "success": True}, delay=2))
     response = httpx.post(server.url + "/v1/chat/completions", json=CHAT, timeout=20)
     assert response.status_code == 504
@@ -228,8 +211,8 @@ def test_upstream_timeout_is_a_504(server_for: Any, fake: FakeUpstream) -> None:
 
 
 # -- client authentication ------------------------------------------------------------------------
-def test_client_keys_are_required_when_configured(server_for: Any, fake: FakeUpstream) -> None:
-    server = server_for(proxy_api_keys="key-one,key-two")
+def test_client_keys_are_required_when_configured(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy(proxy_api_keys="key-one,key-two")
     url = server.url + "/v1/chat/completions"
     missing = httpx.post(url, json=CHAT)
     assert missing.status_code == 401 and error_of(missing)["code"] == "invalid_api_key"
@@ -241,8 +224,8 @@ def test_client_keys_are_required_when_configured(server_for: Any, fake: FakeUps
     assert fake.last.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
-def test_pass_through_forwards_the_client_token(server_for: Any, fake: FakeUpstream) -> None:
-    server = server_for(cloudflare_api_token=None)
+def test_pass_through_forwards_the_client_token(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy(cloudflare_api_token=None)
     with openai.OpenAI(base_url=server.url + "/v1", api_key=TOKEN, max_retries=0) as sdk:
         reply = sdk.chat.completions.create(model=MODEL, messages=HELLO)  # type: ignore[arg-type]
     assert reply.choices[0].message.content
@@ -251,8 +234,8 @@ def test_pass_through_forwards_the_client_token(server_for: Any, fake: FakeUpstr
     assert missing.status_code == 401
 
 
-def test_tokens_never_appear_in_error_replies(server_for: Any, fake: FakeUpstream) -> None:
-    server = server_for(cloudflare_api_token=None)
+def test_tokens_never_appear_in_error_replies(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy(cloudflare_api_token=None)
     fake.script(Reply(401, envelope_error(10000, f"Authentication error for token {TOKEN}")))
     response = httpx.post(server.url + "/v1/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 401

@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import StartProxy
 from tests.fake_upstream import ACCOUNT, TOKEN, FakeUpstream, Reply, catalogue_entry, envelope_error
-from tests.servers import ProxyServer
-
-Start = Callable[..., ProxyServer]
 
 
-@pytest.fixture()
-def start(fake: FakeUpstream) -> Iterator[Start]:
-    servers: list[ProxyServer] = []
-
-    def run(**overrides: Any) -> ProxyServer:
-        server = ProxyServer(create_app(make_settings(fake, **overrides))).start()
-        servers.append(server)
-        return server
-
-    yield run
-    for server in servers:
-        server.stop()
-
-
-def test_models_list_from_the_account_catalogue(start: Start, fake: FakeUpstream) -> None:
-    server = start(proxy_model_aliases={"gpt-4o-mini": "@cf/meta/llama-3.1-8b-instruct"})
+def test_models_list_from_the_account_catalogue(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy(proxy_model_aliases={"gpt-4o-mini": "@cf/meta/llama-3.1-8b-instruct"})
     with openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0) as client:
         raw = client.models.with_raw_response.list()
     assert raw.headers["x-model-catalogue"] == "account"
@@ -50,15 +31,15 @@ def test_models_list_from_the_account_catalogue(start: Start, fake: FakeUpstream
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
-def test_catalogue_pages_are_all_read(start: Start, fake: FakeUpstream) -> None:
+def test_catalogue_pages_are_all_read(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     fake.catalogue = [catalogue_entry(f"@cf/acme/model-{i}", "Text Generation") for i in range(250)]
-    server = start()
+    server = start_proxy()
     models = httpx.get(server.url + "/v1/models").json()["data"]
     assert len([m for m in models if m["id"].startswith("@cf/acme/")]) == 250
 
 
-def test_one_model_by_id(start: Start, fake: FakeUpstream) -> None:
-    server = start()
+def test_one_model_by_id(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy()
     with openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0) as client:
         model = client.models.retrieve("@cf/openai/gpt-oss-120b")
         assert model.id == "@cf/openai/gpt-oss-120b" and model.owned_by == "openai"
@@ -66,9 +47,9 @@ def test_one_model_by_id(start: Start, fake: FakeUpstream) -> None:
             client.models.retrieve("@cf/acme/nothing")
 
 
-def test_bundled_catalogue_when_the_token_may_not_list_models(start: Start, fake: FakeUpstream) -> None:
+def test_bundled_catalogue_when_the_token_may_not_list_models(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     fake.catalogue_reply = Reply(403, envelope_error(10000, "Authentication error"))
-    server = start()
+    server = start_proxy()
     response = httpx.get(server.url + "/v1/models")
     assert response.status_code == 200 and response.headers["x-model-catalogue"] == "bundled"
     ids = {m["id"] for m in response.json()["data"]}
@@ -78,8 +59,8 @@ def test_bundled_catalogue_when_the_token_may_not_list_models(start: Start, fake
     assert len(fake.catalogue_requests) == asked  # a refusal is not asked again on every request
 
 
-def test_stale_catalogue_is_served_while_it_refreshes(start: Start, fake: FakeUpstream) -> None:
-    server = start(proxy_models_ttl=0.3)
+def test_stale_catalogue_is_served_while_it_refreshes(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy(proxy_models_ttl=0.3)
     httpx.get(server.url + "/v1/models")
     fake.catalogue.append(catalogue_entry("@cf/acme/brand-new", "Text Generation"))
     time.sleep(0.5)
@@ -110,9 +91,9 @@ def test_stale_catalogue_is_served_while_it_refreshes(start: Start, fake: FakeUp
     ],
 )
 def test_the_catalogue_refuses_the_wrong_kind_of_model(
-    start: Start, fake: FakeUpstream, path: str, body: dict[str, Any]
+    start_proxy: StartProxy, fake: FakeUpstream, path: str, body: dict[str, Any]
 ) -> None:
-    server = start()
+    server = start_proxy()
     httpx.get(server.url + "/v1/models")  # the account's catalogue is loaded (the flux entry comes from it)
     response = httpx.post(server.url + path, json=body)
     assert response.status_code == 400

@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from app.main import create_app
 from app.settings import ModelSettings
-from tests.conftest import make_settings
+from tests.conftest import StartProxy
 from tests.fake_upstream import ACCOUNT, GATEWAY, TOKEN, FakeUpstream, Reply, envelope_error, text_of
 from tests.servers import ProxyServer
 
 MODEL = "@cf/meta/llama-3.1-8b-instruct"
 ASK = [{"role": "user", "content": "Hello"}]
 GATEWAY_TOKEN = "gw-token-xyz"
-Start = Callable[..., ProxyServer]
-
-
-@pytest.fixture()
-def start(fake: FakeUpstream) -> Iterator[Start]:
-    servers: list[ProxyServer] = []
-
-    def run(**overrides: Any) -> ProxyServer:
-        server = ProxyServer(create_app(make_settings(fake, **overrides))).start()
-        servers.append(server)
-        return server
-
-    yield run
-    for server in servers:
-        server.stop()
 
 
 def gateway(fake: FakeUpstream, **more: Any) -> dict[str, Any]:
@@ -49,8 +32,8 @@ def sdk(server: ProxyServer, **kwargs: Any) -> openai.OpenAI:
 
 
 # -- the openai route ----------------------------------------------------------------------------
-def test_openai_route_chat(start: Start, fake: FakeUpstream) -> None:
-    with sdk(start(proxy_upstream="openai")) as client:
+def test_openai_route_chat(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    with sdk(start_proxy(proxy_upstream="openai")) as client:
         reply = client.chat.completions.create(model=MODEL, messages=ASK, user="u1", temperature=0.1, n=1)  # type: ignore[arg-type]
     sent = fake.last
     assert sent.path == f"/client/v4/accounts/{ACCOUNT}/ai/v1/chat/completions"
@@ -61,8 +44,8 @@ def test_openai_route_chat(start: Start, fake: FakeUpstream) -> None:
     assert reply.usage is not None and reply.usage.total_tokens == 21
 
 
-def test_openai_route_stream_normalizes_usage_and_finish(start: Start, fake: FakeUpstream) -> None:
-    with sdk(start(proxy_upstream="openai")) as client:
+def test_openai_route_stream_normalizes_usage_and_finish(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    with sdk(start_proxy(proxy_upstream="openai")) as client:
         chunks = list(client.chat.completions.create(model=MODEL, messages=ASK, stream=True, max_tokens=5))  # type: ignore[arg-type]
         with_usage = list(
             client.chat.completions.create(
@@ -80,7 +63,7 @@ def test_openai_route_stream_normalizes_usage_and_finish(start: Start, fake: Fak
     assert with_usage[-1].usage is not None and with_usage[-1].usage.completion_tokens == 5
 
 
-def test_openai_route_json_content_and_error_envelopes(start: Start, fake: FakeUpstream) -> None:
+def test_openai_route_json_content_and_error_envelopes(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     message = {"role": "assistant", "content": {"city": "Paris"}}
     fake.script(
         Reply(
@@ -89,7 +72,7 @@ def test_openai_route_json_content_and_error_envelopes(start: Start, fake: FakeU
         Reply(404, envelope_error(7003, "Could not route to /client/v4/accounts/x/ai/v1/chat/completions")),
         Reply(400, {"error": {"message": "bad model", "type": "invalid_request_error"}}),
     )
-    with sdk(start(proxy_upstream="openai")) as client:
+    with sdk(start_proxy(proxy_upstream="openai")) as client:
         assert (
             client.chat.completions.create(model=MODEL, messages=ASK).choices[0].message.content == '{"city":"Paris"}'
         )  # type: ignore[arg-type]
@@ -99,8 +82,8 @@ def test_openai_route_json_content_and_error_envelopes(start: Start, fake: FakeU
             client.chat.completions.create(model=MODEL, messages=ASK)  # type: ignore[arg-type]
 
 
-def test_openai_route_embeddings(start: Start, fake: FakeUpstream) -> None:
-    with sdk(start(proxy_upstream="openai")) as client:
+def test_openai_route_embeddings(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    with sdk(start_proxy(proxy_upstream="openai")) as client:
         reply = client.embeddings.create(model="@cf/baai/bge-base-en-v1.5", input=["doc 1", "doc 2"])
     assert fake.last.path == f"/client/v4/accounts/{ACCOUNT}/ai/v1/embeddings"
     assert fake.last.body == {
@@ -111,9 +94,9 @@ def test_openai_route_embeddings(start: Start, fake: FakeUpstream) -> None:
     assert len(reply.data) == 2 and len(reply.data[1].embedding) == 768
 
 
-def test_openai_route_passes_tools_and_options_through(start: Start, fake: FakeUpstream) -> None:
+def test_openai_route_passes_tools_and_options_through(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
-    with sdk(start(proxy_upstream="openai")) as client:
+    with sdk(start_proxy(proxy_upstream="openai")) as client:
         client.chat.completions.create(
             model=MODEL,
             messages=[
@@ -143,9 +126,9 @@ def test_openai_route_passes_tools_and_options_through(start: Start, fake: FakeU
         ("compat", "compat/chat/completions"),
     ],
 )
-def test_gateway_routes(start: Start, fake: FakeUpstream, kind: str, path: str) -> None:
+def test_gateway_routes(start_proxy: StartProxy, fake: FakeUpstream, kind: str, path: str) -> None:
     fake.gateway_token = GATEWAY_TOKEN
-    server = start(proxy_upstream=kind, **gateway(fake, cloudflare_gateway_token=GATEWAY_TOKEN))
+    server = start_proxy(proxy_upstream=kind, **gateway(fake, cloudflare_gateway_token=GATEWAY_TOKEN))
     with sdk(server) as client:
         raw = client.chat.completions.with_raw_response.create(model=MODEL, messages=ASK)  # type: ignore[arg-type]
     sent = fake.last
@@ -159,9 +142,9 @@ def test_gateway_routes(start: Start, fake: FakeUpstream, kind: str, path: str) 
     assert raw.parse().model == MODEL and raw.parse().choices[0].message.content == text_of(12)
 
 
-def test_gateway_response_headers_are_relayed_on_streams(start: Start, fake: FakeUpstream) -> None:
+def test_gateway_response_headers_are_relayed_on_streams(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     with (
-        sdk(start(**gateway(fake))) as client,
+        sdk(start_proxy(**gateway(fake))) as client,
         client.chat.completions.with_streaming_response.create(
             model=MODEL,
             messages=ASK,
@@ -172,15 +155,15 @@ def test_gateway_response_headers_are_relayed_on_streams(start: Start, fake: Fak
         assert "".join(c.choices[0].delta.content or "" for c in response.parse() if c.choices) == text_of(12)
 
 
-def test_gateway_embeddings(start: Start, fake: FakeUpstream) -> None:
-    with sdk(start(proxy_upstream="compat", **gateway(fake))) as client:
+def test_gateway_embeddings(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    with sdk(start_proxy(proxy_upstream="compat", **gateway(fake))) as client:
         client.embeddings.create(model="@cf/baai/bge-m3", input="doc 3")
     assert fake.last.path == f"/gateway/v1/{ACCOUNT}/{GATEWAY}/workers-ai/v1/embeddings"
     assert fake.last.body["model"] == "@cf/baai/bge-m3"
 
 
-def test_compat_passes_provider_qualified_models_through(start: Start, fake: FakeUpstream) -> None:
-    with sdk(start(proxy_upstream="compat", **gateway(fake))) as client:
+def test_compat_passes_provider_qualified_models_through(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    with sdk(start_proxy(proxy_upstream="compat", **gateway(fake))) as client:
         reply = client.chat.completions.create(model="openai/gpt-4.1-mini", messages=ASK, metadata={"team": "a"})  # type: ignore[arg-type]
         with pytest.raises(openai.NotFoundError):
             client.chat.completions.create(model="gpt-4.1-mini", messages=ASK)  # type: ignore[arg-type]
@@ -189,8 +172,8 @@ def test_compat_passes_provider_qualified_models_through(start: Start, fake: Fak
     assert reply.model == "openai/gpt-4.1-mini" and len(fake.requests) == 1
 
 
-def test_per_model_route_from_the_config(start: Start, fake: FakeUpstream) -> None:
-    server = start(models={"fast": ModelSettings(upstream="openai")}, proxy_model_aliases={"fast": MODEL})
+def test_per_model_route_from_the_config(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy(models={"fast": ModelSettings(upstream="openai")}, proxy_model_aliases={"fast": MODEL})
     with sdk(server) as client:
         client.chat.completions.create(model="fast", messages=ASK)  # type: ignore[arg-type]
         assert fake.last.path.endswith("/ai/v1/chat/completions")
@@ -198,8 +181,10 @@ def test_per_model_route_from_the_config(start: Start, fake: FakeUpstream) -> No
         assert fake.last.path.endswith(f"/ai/run/{MODEL}")
 
 
-def test_gateway_request_headers_allow_list_and_defaults(start: Start, fake: FakeUpstream) -> None:
-    server = start(proxy_gateway_headers={"cf-aig-cache-ttl": "3600", "cf-aig-collect-log": "false"}, **gateway(fake))
+def test_gateway_request_headers_allow_list_and_defaults(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy(
+        proxy_gateway_headers={"cf-aig-cache-ttl": "3600", "cf-aig-collect-log": "false"}, **gateway(fake)
+    )
     sent_headers = {
         "cf-aig-cache-ttl": "60",
         "cf-aig-skip-cache": "true",
@@ -221,16 +206,16 @@ def test_gateway_request_headers_allow_list_and_defaults(start: Start, fake: Fak
     assert "cf-aig-authorization" not in got and "x-secret-header" not in got and "cookie" not in got
 
 
-def test_gateway_headers_never_reach_workers_ai_directly(start: Start, fake: FakeUpstream) -> None:
-    server = start()
+def test_gateway_headers_never_reach_workers_ai_directly(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy()
     httpx.post(
         server.url + "/v1/chat/completions", json={"model": MODEL, "messages": ASK}, headers={"cf-aig-cache-ttl": "60"}
     )
     assert not any(k.lower().startswith("cf-aig") for k in fake.last.headers)
 
 
-def test_gateway_logs_api(start: Start, fake: FakeUpstream) -> None:
-    server = start(**gateway(fake))
+def test_gateway_logs_api(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy(**gateway(fake))
     got = httpx.get(server.url + "/v1/gateway/logs/01JADMCQQQBWH3NXZ5GCRN98DP")
     assert got.status_code == 200 and got.json()["id"] == "01JADMCQQQBWH3NXZ5GCRN98DP"
     assert fake.last.method == "GET"
@@ -247,13 +232,13 @@ def test_gateway_logs_api(start: Start, fake: FakeUpstream) -> None:
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "feedback"
 
 
-def test_gateway_logs_need_a_gateway(start: Start, fake: FakeUpstream) -> None:
-    response = httpx.get(start().url + "/v1/gateway/logs/abc")
+def test_gateway_logs_need_a_gateway(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    response = httpx.get(start_proxy().url + "/v1/gateway/logs/abc")
     assert response.status_code == 404 and response.json()["error"]["code"] == "gateway_not_configured"
     assert fake.requests == []
 
 
-def test_compat_without_a_gateway_refuses_to_start(fake: FakeUpstream) -> None:
+def test_compat_without_a_gateway_refuses_to_start_proxy(fake: FakeUpstream) -> None:
     from app.settings import ConfigError, load_settings
 
     with pytest.raises(ConfigError, match="CLOUDFLARE_GATEWAY_ID"):

@@ -6,6 +6,17 @@ from typing import NotRequired, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
+# Sampling options shared by chat and text completions, which Workers AI models take under the same names.
+SAMPLING_FIELDS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "repetition_penalty",
+)
+
 
 class OpenAIRequest(BaseModel):
     """Requests accept unknown fields (clients send many); dialects decide what to forward."""

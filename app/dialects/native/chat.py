@@ -16,18 +16,9 @@ from app.chat.answer import UpstreamAnswer
 from app.chat.tool_calls import arguments_json, short_tool_call_id
 from app.dialects.common import content_text, openai_answer, unwrap_result, usage_from
 from app.protocol.chat import ChatCompletionRequest, ChatMessage, NamedToolChoice, ResponseFormat
+from app.protocol.common import SAMPLING_FIELDS  # forwarded as they are; native schemas reject unknowns
 from app.traits import ModelTraits
 
-# Forwarded as they are; every other field the client sent is dropped (native schemas reject unknowns).
-SAMPLING_FIELDS = (
-    "temperature",
-    "top_p",
-    "top_k",
-    "seed",
-    "frequency_penalty",
-    "presence_penalty",
-    "repetition_penalty",
-)
 ROLE_NAMES = {"developer": "system", "function": "tool"}
 NO_THINKING_EFFORTS = frozenset({"none", "minimal"})
 
