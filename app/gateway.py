@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import orjson
+
+from app.errors import InvalidRequest
+
 # Client request headers forwarded to AI Gateway (nothing else of the client's headers goes upstream).
 REQUEST_HEADERS = frozenset(
     {
@@ -23,6 +27,9 @@ REQUEST_HEADERS = frozenset(
 RESPONSE_PREFIX = "cf-aig-"
 
 
+MAX_METADATA_ENTRIES = 5
+
+
 def request_headers(defaults: Mapping[str, str], client: Iterable[tuple[str, str]]) -> dict[str, str]:
     """The configured defaults, overridden by the allow-listed headers the client sent."""
     chosen = dict(defaults)
@@ -30,7 +37,24 @@ def request_headers(defaults: Mapping[str, str], client: Iterable[tuple[str, str
         lowered = name.lower()
         if lowered in REQUEST_HEADERS:
             chosen[lowered] = value
+    if "cf-aig-metadata" in chosen:
+        check_metadata(chosen["cf-aig-metadata"])
     return chosen
+
+
+def check_metadata(value: str) -> None:
+    """AI Gateway takes a flat JSON object of at most five string, number or boolean values."""
+    try:
+        metadata = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        metadata = None
+    flat = isinstance(metadata, dict) and all(isinstance(v, str | int | float | bool) for v in metadata.values())
+    if not flat or len(metadata) > MAX_METADATA_ENTRIES:
+        raise InvalidRequest(
+            f"cf-aig-metadata must be a JSON object of at most {MAX_METADATA_ENTRIES} string, number or "
+            "boolean values.",
+            param="cf-aig-metadata",
+        )
 
 
 def response_headers(upstream: Iterable[tuple[str, str]]) -> dict[str, str]:

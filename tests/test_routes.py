@@ -243,3 +243,12 @@ def test_compat_without_a_gateway_refuses_to_start_proxy(fake: FakeUpstream) -> 
 
     with pytest.raises(ConfigError, match="CLOUDFLARE_GATEWAY_ID"):
         load_settings(_env_file=None, cloudflare_account_id="a", proxy_upstream="compat")
+
+
+@pytest.mark.parametrize("metadata", ["not json", '{"a": {"nested": 1}}', json.dumps({str(i): i for i in range(6)})])
+def test_gateway_metadata_must_be_flat_and_small(start_proxy: StartProxy, fake: FakeUpstream, metadata: str) -> None:
+    server = start_proxy(**gateway(fake))
+    body = {"model": MODEL, "messages": ASK}
+    response = httpx.post(server.url + "/v1/chat/completions", json=body, headers={"cf-aig-metadata": metadata})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "cf-aig-metadata"
+    assert fake.requests == []
