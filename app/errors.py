@@ -13,7 +13,11 @@
      +-- UpstreamError         502  unusable upstream reply; or the upstream's own 5xx status
      |    +-- UpstreamUnreachable  502  connection refused/reset, DNS, TLS
      |    +-- UpstreamTimeout      504  no answer in time
+     +-- Unavailable           503  the proxy sheds load: circuit open, queue full, shutting down
      +-- InternalError         500  a bug of ours; the body never carries a traceback
+
+`retryable` says whether trying again (later, or another model) may succeed; the retry loop and the fallback
+chain act only on those.
 
 Raised anywhere below the API layer; `api.errors` turns them into responses (or an in-band stream frame).
 """
@@ -27,6 +31,7 @@ class ProxyError(Exception):
     status: ClassVar[int] = 500
     error_type: ClassVar[str] = "server_error"
     default_code: ClassVar[str | None] = None
+    retryable_by_default: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -36,6 +41,7 @@ class ProxyError(Exception):
         code: str | None = None,
         status: int | None = None,
         headers: dict[str, str] | None = None,
+        retryable: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -43,6 +49,15 @@ class ProxyError(Exception):
         self.code = code if code is not None else self.default_code
         self.http_status = status if status is not None else self.status
         self.headers = headers or {}
+        self.retryable = self.retryable_by_default if retryable is None else retryable
+
+    @property
+    def retry_after(self) -> float | None:
+        value = self.headers.get("Retry-After")
+        try:
+            return max(0.0, float(value)) if value is not None else None
+        except ValueError:
+            return None
 
     def body(self) -> dict[str, Any]:
         return {
@@ -86,6 +101,7 @@ class RequestTimeout(ProxyError):
     status = 408
     error_type = "timeout_error"
     default_code = "timeout"
+    retryable_by_default = True
 
 
 class PayloadTooLarge(ProxyError):
@@ -98,17 +114,22 @@ class RateLimited(ProxyError):
     status = 429
     error_type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
+    retryable_by_default = True
 
 
 class QuotaExhausted(RateLimited):
+    """The daily allocation: nothing changes before 00:00 UTC, so it is never retried."""
+
     error_type = "insufficient_quota"
     default_code = "insufficient_quota"
+    retryable_by_default = False
 
 
 class UpstreamError(ProxyError):
     status = 502
     error_type = "server_error"
     default_code = "upstream_error"
+    retryable_by_default = True
 
 
 class UpstreamUnreachable(UpstreamError):
@@ -116,9 +137,19 @@ class UpstreamUnreachable(UpstreamError):
 
 
 class UpstreamTimeout(UpstreamError):
+    """Retried only when the connection could not be made in time; a model that did not answer within the
+    first-byte timeout already had its chance."""
+
     status = 504
     error_type = "timeout_error"
     default_code = "upstream_timeout"
+    retryable_by_default = False
+
+
+class Unavailable(ProxyError):
+    status = 503
+    error_type = "server_error"
+    default_code = "unavailable"
 
 
 class InternalError(ProxyError):

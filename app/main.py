@@ -20,10 +20,14 @@ from app.api.errors import install_error_handlers
 from app.api.openapi import install_openapi
 from app.api.services import Services
 from app.auth import ClientAuth
+from app.calls import Calls
 from app.catalog import Catalog
 from app.emulator import EMULATOR_ACCOUNT, EMULATOR_TOKEN
 from app.model_catalogue import ModelCatalogue
 from app.proxy import Proxy, catalogue_page
+from app.resilience.breaker import Breakers
+from app.resilience.limiter import ConcurrencyLimit
+from app.resilience.retry import RetryPolicy
 from app.settings import Settings, load_settings
 from app.upstream.client import UpstreamClient
 from app.upstream.fetch import ImageFetcher
@@ -79,7 +83,16 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
             models = ModelCatalogue(fetch_page, settings.proxy_models_ttl)
             stack.push_async_callback(models.aclose)
             models.refresh_in_background()
-            proxy = Proxy(settings, client, targets, catalog, models, images.fetch)
+            calls = Calls(
+                client,
+                targets,
+                RetryPolicy(settings.proxy_max_retries, settings.proxy_retry_base_delay),
+                Breakers(settings.proxy_breaker_threshold, settings.proxy_breaker_cooldown),
+                ConcurrencyLimit(settings.proxy_max_concurrency, settings.proxy_queue_timeout),
+                first_byte=settings.proxy_first_byte_timeout,
+                idle=settings.proxy_idle_timeout,
+            )
+            proxy = Proxy(settings, calls, catalog, models, images.fetch)
             app.state.services = Services(
                 proxy=proxy,
                 auth=ClientAuth(client_keys, server_token),

@@ -15,7 +15,8 @@ from app.chat.answer import UpstreamAnswer, total_usage_of
 from app.chat.choice_stream import ChoiceStream
 from app.chat.tool_calls import openai_tool_calls
 from app.dialects.base import ChatStreamTranslator
-from app.errors import ProxyError, UpstreamError
+from app.errors import ProxyError, UpstreamError, UpstreamTimeout
+from app.resilience.limiter import Slot
 from app.streaming import DONE_FRAME, FrameEncoder, error_frame
 from app.upstream.client import raw_chunks, transport_error
 from app.upstream.sse import SSEDecoder
@@ -23,7 +24,66 @@ from app.upstream.sse import SSEDecoder
 Frames = AsyncGenerator[bytes, None]
 
 
-async def choice_frames(response: httpx.Response, translator: ChatStreamTranslator, sink: ChoiceStream) -> Frames:
+class StreamGuard:
+    """Holds one stream's upstream slot and watches the stream: the first chunk within `first_byte` seconds,
+    then one at least every `idle` seconds, all before `deadline` (loop time). One timer per stream, re-armed
+    only when it fires; a chunk costs one clock read. A stream that goes quiet is closed, which wakes the
+    relay's pending read with an error that the relay reports as the timeout it was."""
+
+    __slots__ = (
+        "_closing",
+        "_deadline",
+        "_first_byte",
+        "_handle",
+        "_idle",
+        "_last",
+        "_loop",
+        "_response",
+        "_slot",
+        "expired",
+        "seen",
+    )
+
+    def __init__(
+        self, response: httpx.Response, first_byte: float, idle: float, deadline: float, slot: Slot | None = None
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._response = response
+        self._first_byte, self._idle, self._deadline = first_byte, idle, deadline
+        self._slot = slot
+        self._last = self._loop.time()
+        self.seen = False  # a chunk has arrived
+        self.expired: ProxyError | None = None
+        self._closing: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
+        self._handle = self._loop.call_at(min(self._last + first_byte, deadline), self._check)
+
+    def touch(self) -> None:
+        self._last = self._loop.time()
+        self.seen = True
+
+    def close(self) -> None:
+        self._handle.cancel()
+        if self._slot is not None:
+            self._slot.release()
+
+    def _check(self) -> None:
+        limit = self._idle if self.seen else self._first_byte
+        due = min(self._last + limit, self._deadline)
+        if self._loop.time() < due:
+            self._handle = self._loop.call_at(due, self._check)
+            return
+        if due >= self._deadline:
+            self.expired = UpstreamTimeout("The stream exceeded PROXY_TOTAL_TIMEOUT and was ended.")
+        elif self.seen:
+            self.expired = UpstreamTimeout(f"The Workers AI stream stalled: no data for {self._idle:g} s.")
+        else:
+            self.expired = UpstreamTimeout(f"The Workers AI stream sent nothing for {self._first_byte:g} s.")
+        self._closing = self._loop.create_task(self._response.aclose())
+
+
+async def choice_frames(
+    response: httpx.Response, translator: ChatStreamTranslator, sink: ChoiceStream, guard: StreamGuard | None = None
+) -> Frames:
     """One choice's frames as the upstream produces them; raises ProxyError when the upstream fails.
 
     The first output leaves before the rest of its read is translated: time to first token is what a
@@ -33,8 +93,10 @@ async def choice_frames(response: httpx.Response, translator: ChatStreamTranslat
     feed = translator.feed
     first = True
     may_stop = sink.may_stop
+    touch = guard.touch if guard is not None else _nothing
     try:
         async for chunk in raw_chunks(response):
+            touch()
             for data in decoder.feed(chunk):
                 feed(data)
                 if first and sink.pending:
@@ -56,11 +118,19 @@ async def choice_frames(response: httpx.Response, translator: ChatStreamTranslat
         if out:
             yield out
     except httpx.TransportError as exc:
+        if guard is not None and guard.expired is not None:
+            raise guard.expired from None
         raise transport_error(exc) from exc
     finally:
         # Closing does not wait on the network (an unfinished body just drops its connection), so a
         # cancelled stream still gets here in full.
+        if guard is not None:
+            guard.close()
         await response.aclose()
+
+
+def _nothing() -> None:
+    return None
 
 
 async def answer_frames(answer: UpstreamAnswer, sink: ChoiceStream) -> Frames:
@@ -86,7 +156,7 @@ class StreamBody:
     """The frames of a streamed reply, and a close that releases every upstream response even if the
     frames were never iterated (a client gone before the first one)."""
 
-    __slots__ = ("_choices", "_frames", "_responses")
+    __slots__ = ("_choices", "_frames", "_guards", "_responses")
 
     def __init__(
         self,
@@ -95,9 +165,11 @@ class StreamBody:
         usage: FrameEncoder | None,
         responses: Sequence[httpx.Response] = (),
         prompts: int = 1,
+        guards: Sequence[StreamGuard] = (),
     ) -> None:
         self._choices = choices
         self._responses = responses
+        self._guards = guards
         self._frames = _completion(choices, sinks, usage, prompts)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -107,6 +179,8 @@ class StreamBody:
         await self._frames.aclose()
         for choice in self._choices:
             await choice.aclose()
+        for guard in self._guards:
+            guard.close()
         for response in self._responses:
             await response.aclose()
 

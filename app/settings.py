@@ -87,6 +87,17 @@ class Settings(BaseSettings):
     proxy_image_allow_private_urls: bool = False
     proxy_connect_timeout: float = Field(default=5.0, gt=0)
     proxy_first_byte_timeout: float = Field(default=120.0, gt=0)
+    proxy_idle_timeout: float = Field(default=60.0, gt=0)
+    proxy_total_timeout: float = Field(default=600.0, gt=0)
+    proxy_max_retries: int = Field(default=3, ge=0, le=10)
+    proxy_retry_base_delay: float = Field(default=0.5, ge=0)
+    proxy_fallbacks: dict[str, list[str]] = {}
+    proxy_breaker_threshold: int = Field(default=5, ge=1)
+    proxy_breaker_cooldown: float = Field(default=30.0, gt=0)
+    proxy_max_concurrency: int = Field(default=512, ge=1)
+    proxy_queue_timeout: float = Field(default=10.0, ge=0)
+    proxy_max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    proxy_drain_timeout: float = Field(default=30.0, ge=0)
     proxy_emulator: bool = False
     proxy_emulator_token_delay_ms: float = Field(default=20.0, ge=0)
     models: dict[str, ModelSettings] = {}

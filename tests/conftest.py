@@ -19,6 +19,10 @@ def make_settings(upstream: FakeUpstream, **overrides: Any) -> Settings:
         "cloudflare_api_token": TOKEN,
         "cloudflare_api_base": upstream.base_url,
         "proxy_model_aliases": {"gpt-4o-mini": "@cf/meta/llama-3.1-8b-instruct"},
+        # Tests of one behaviour each: retries and breakers are off unless a test turns them on
+        # (tests/test_resilience.py), so a scripted failure is seen as it is.
+        "proxy_max_retries": 0,
+        "proxy_breaker_threshold": 1_000_000,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

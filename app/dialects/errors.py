@@ -69,6 +69,7 @@ ERROR_BY_STATUS: dict[int, type[ProxyError]] = {
 }
 
 MAX_MESSAGE = 2000
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 
 
 def upstream_error(status: int, body: bytes, headers: dict[str, str]) -> ProxyError:
@@ -90,7 +91,9 @@ def error_from_payload(status: int, payload: Any, headers: dict[str, str]) -> Pr
         error_class = ERROR_BY_STATUS.get(status)
     if error_class is None:
         # 5xx keep their status; anything else unexpected is the gateway's problem to report
-        return UpstreamError(message, status=status if 500 <= status <= 599 else 502)
+        if 500 <= status <= 599:
+            return UpstreamError(message, status=status, retryable=status in TRANSIENT_STATUSES)
+        return UpstreamError(message, retryable=False)  # e.g. a redirect: trying again changes nothing
     extra_headers: dict[str, str] = {}
     if error_class is QuotaExhausted:
         extra_headers["Retry-After"] = str(seconds_until_utc_midnight())

@@ -27,20 +27,25 @@ class UpstreamReply:
 
 class UpstreamClient:
     def __init__(self, transport: httpx.AsyncBaseTransport, connect_timeout: float, read_timeout: float) -> None:
-        """`read_timeout` bounds the wait for the first byte and, for now, every gap between stream chunks."""
+        """`read_timeout` bounds the wait for the first byte and each read of a whole reply. Streams have no
+        read timeout here: the relay watches them (first byte, idle gaps, total time)."""
         self._transport = transport
         self._timeout = {"connect": connect_timeout, "read": read_timeout, "write": WRITE_TIMEOUT, "pool": None}
+        self._stream_timeout = {**self._timeout, "read": None}
 
     async def request(self, url: str, body: bytes, headers: httpx.Headers, method: str = "POST") -> UpstreamReply:
         """Send and read the whole reply."""
         return await self.read(await self.open(url, body, headers, method))
 
-    async def open(self, url: str, body: bytes, headers: httpx.Headers, method: str = "POST") -> httpx.Response:
+    async def open(
+        self, url: str, body: bytes, headers: httpx.Headers, method: str = "POST", *, stream: bool = False
+    ) -> httpx.Response:
         """Send and return as soon as the status line and headers are in; the body is the caller's to read."""
         # `stream=` rather than `content=`: httpx then skips re-encoding the body and rebuilding the headers
         # (16 us of 18 per request here); the transport writes Host and Content-Length itself.
+        timeout = self._stream_timeout if stream else self._timeout
         request = httpx.Request(
-            method, _url(url), headers=headers, stream=httpx.ByteStream(body), extensions={"timeout": self._timeout}
+            method, _url(url), headers=headers, stream=httpx.ByteStream(body), extensions={"timeout": timeout}
         )
         try:
             return await self._transport.handle_async_request(request)
@@ -68,6 +73,8 @@ def raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
 
 def transport_error(exc: httpx.TransportError) -> ProxyError:
     detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    if isinstance(exc, httpx.ConnectTimeout):
+        return UpstreamTimeout(f"Could not connect to the Workers AI upstream in time ({detail})", retryable=True)
     if isinstance(exc, httpx.TimeoutException):
         return UpstreamTimeout(f"The Workers AI upstream did not answer in time ({detail})")
     return UpstreamUnreachable(f"Could not reach the Workers AI upstream ({detail})")

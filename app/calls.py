@@ -1,0 +1,173 @@
+"""One logical upstream call, made resilient: a concurrency slot, the route's circuit breaker, retries with
+backoff on what may succeed on a second try, and timeouts for the first byte and the whole request.
+
+Retries happen only before anything reached the client: a stream is retried until its upstream answered
+with a stream, never after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+
+from app import gateway
+from app.catalog import Route
+from app.chat.answer import UpstreamAnswer
+from app.chat.choice_stream import ChoiceStream
+from app.dialects import Dialect
+from app.errors import ProxyError, Unavailable, UpstreamError, UpstreamTimeout
+from app.relay import Frames, StreamGuard, answer_frames, choice_frames
+from app.resilience.breaker import Breakers
+from app.resilience.limiter import ConcurrencyLimit
+from app.resilience.retry import RetryPolicy
+from app.upstream.client import UpstreamClient, UpstreamReply
+from app.upstream.targets import Endpoint, Targets
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a request travels upstream as: the Cloudflare token, and the AI Gateway headers it asked for."""
+
+    token: str
+    gateway_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    route: Route
+    dialect: Dialect
+    endpoint: Endpoint
+    caller: Caller
+    deadline: float  # loop time by which the whole request, retries and stream included, must be done
+
+
+@dataclass(slots=True)
+class OpenedChoice:
+    frames: Frames
+    headers: dict[str, str]  # AI Gateway response headers
+    response: httpx.Response | None = None  # the upstream stream, when there is one to release
+    guard: StreamGuard | None = None
+
+
+class Calls:
+    def __init__(
+        self,
+        upstream: UpstreamClient,
+        targets: Targets,
+        retry: RetryPolicy,
+        breakers: Breakers,
+        limit: ConcurrencyLimit,
+        first_byte: float,
+        idle: float,
+    ) -> None:
+        self.upstream = upstream
+        self.targets = targets
+        self.retry = retry
+        self.breakers = breakers
+        self.limit = limit
+        self.first_byte = first_byte
+        self.idle = idle
+
+    def headers(self, call: Call, *, stream: bool) -> httpx.Headers:
+        return self.targets.headers(
+            call.caller.token, stream=stream, gateway=call.endpoint.via_gateway, extra=call.caller.gateway_headers
+        )
+
+    async def json(self, call: Call, body: bytes) -> tuple[Any, dict[str, str]]:
+        """A whole JSON reply, and the gateway headers it carried."""
+
+        async def once() -> tuple[Any, dict[str, str]]:
+            slot = await self.limit.acquire()
+            try:
+                reply = await self.upstream.request(call.endpoint.url, body, self.headers(call, stream=False))
+            finally:
+                slot.release()
+            return json_reply(reply, call.dialect), relayed(call.endpoint, reply.headers)
+
+        return await self._resilient(call, once)
+
+    async def answer(self, call: Call, body: bytes) -> tuple[UpstreamAnswer, dict[str, str]]:
+        payload, headers = await self.json(call, body)
+        return call.dialect.parse_chat(payload), headers
+
+    async def open_choice(self, call: Call, body: bytes, sink: ChoiceStream, upstream_stream: bool) -> OpenedChoice:
+        """Fails as a plain HTTP error until the upstream accepted; from then on errors travel in-band."""
+        if not upstream_stream:
+            answer, headers = await self.answer(call, body)
+            return OpenedChoice(answer_frames(answer, sink), headers)
+
+        async def once() -> OpenedChoice:
+            slot = await self.limit.acquire()
+            loop = asyncio.get_running_loop()
+            try:
+                async with asyncio.timeout_at(min(loop.time() + self.first_byte, call.deadline)):
+                    response = await self.upstream.open(
+                        call.endpoint.url, body, self.headers(call, stream=True), stream=True
+                    )
+                headers = relayed(call.endpoint, response.headers)
+                if response.status_code != 200 or "json" in response.headers.get("content-type", ""):
+                    # An error, or a model that answered a stream request with one JSON body: replay it.
+                    answer = call.dialect.parse_chat(json_reply(await self.upstream.read(response), call.dialect))
+                    slot.release()
+                    return OpenedChoice(answer_frames(answer, sink), headers)
+            except TimeoutError:
+                slot.release()
+                raise UpstreamTimeout("The Workers AI upstream did not start its answer in time.") from None
+            except BaseException:
+                slot.release()
+                raise
+            guard = StreamGuard(response, self.first_byte, self.idle, call.deadline, slot)
+            frames = choice_frames(response, call.dialect.chat_stream(sink), sink, guard)
+            return OpenedChoice(frames, headers, response, guard)
+
+        return await self._resilient(call, once)
+
+    async def _resilient(self, call: Call, once: Callable[[], Awaitable[T]]) -> T:
+        breaker = self.breakers.get(call.route.kind, call.route.model_id)
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            breaker.check()
+            try:
+                async with asyncio.timeout_at(call.deadline):
+                    result = await once()
+            except TimeoutError:
+                breaker.failure()
+                raise UpstreamTimeout("The request exceeded PROXY_TOTAL_TIMEOUT.") from None
+            except ProxyError as error:
+                if _upstream_fault(error):
+                    breaker.failure()
+                wait = self.retry.delay(attempt, error)
+                if not self.retry.should_retry(attempt, error, wait, call.deadline - loop.time()):
+                    raise
+                await asyncio.sleep(wait)
+                attempt += 1
+                continue
+            breaker.success()
+            return result
+
+
+def _upstream_fault(error: ProxyError) -> bool:
+    """Failures that say something about the upstream's health (not the client's request, not our limits)."""
+    return not isinstance(error, Unavailable) and (error.retryable or isinstance(error, UpstreamError))
+
+
+def json_reply(reply: UpstreamReply, dialect: Dialect) -> Any:
+    if reply.status != 200:
+        raise dialect.error(reply.status, reply.body, dict(reply.headers))
+    try:
+        return orjson.loads(reply.body)
+    except orjson.JSONDecodeError:
+        raise UpstreamError("Workers AI returned a reply that is not JSON") from None
+
+
+def relayed(endpoint: Endpoint, headers: httpx.Headers) -> dict[str, str]:
+    """The AI Gateway headers of an upstream reply (only gateway routes have any)."""
+    return gateway.response_headers(headers.items()) if endpoint.via_gateway else {}

@@ -1,0 +1,74 @@
+"""Circuit breakers per upstream route and model: after repeated failures, fail fast for a cooldown.
+
+closed --threshold consecutive failures--> open --cooldown--> half-open (one probe) --success--> closed
+                                             ^------------------------ failure ---------------/
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from app.errors import Unavailable
+
+
+class CircuitOpen(Unavailable):
+    default_code = "circuit_open"
+    retryable_by_default = True  # another model (a fallback) may serve
+
+
+class CircuitBreaker:
+    __slots__ = ("_clock", "_cooldown", "_failures", "_opened_at", "_probing", "_threshold", "name")
+
+    def __init__(self, name: str, threshold: int, cooldown: float, clock: Callable[[], float]) -> None:
+        self.name = name
+        self._threshold = threshold
+        self._cooldown = cooldown
+        self._clock = clock
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._probing = False
+
+    @property
+    def is_open(self) -> bool:
+        return self._opened_at is not None
+
+    def check(self) -> None:
+        """Raise CircuitOpen while the breaker is open; let exactly one probe through after the cooldown."""
+        if self._opened_at is None:
+            return
+        remaining = self._opened_at + self._cooldown - self._clock()
+        if remaining > 0 or self._probing:
+            wait = max(1, int(remaining + 0.999))
+            raise CircuitOpen(
+                f"{self.name} failed repeatedly upstream; new requests fail fast for {wait} s.",
+                headers={"Retry-After": str(wait)},
+            )
+        self._probing = True
+
+    def success(self) -> None:
+        self._failures = 0
+        self._opened_at = None
+        self._probing = False
+
+    def failure(self) -> None:
+        self._failures += 1
+        if self._probing or self._failures >= self._threshold:
+            self._opened_at = self._clock()
+            self._probing = False
+
+
+class Breakers:
+    def __init__(self, threshold: int, cooldown: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._threshold = threshold
+        self._cooldown = cooldown
+        self._clock = clock
+        self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
+
+    def get(self, kind: str, model_id: str) -> CircuitBreaker:
+        key = (kind, model_id)
+        breaker = self._breakers.get(key)
+        if breaker is None:
+            name = model_id if kind == "native" else f"{model_id} ({kind} route)"
+            breaker = self._breakers[key] = CircuitBreaker(name, self._threshold, self._cooldown, self._clock)
+        return breaker
