@@ -14,6 +14,9 @@ from app.traits import UNKNOWN, ModelTraits, traits_for
 MODEL_ID = re.compile(r"@(?:cf|hf)/[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*){1,2}")
 # Through AI Gateway's unified API, other providers' models: `openai/gpt-4.1-mini`, `anthropic/...`
 PROVIDER_MODEL = re.compile(r"[a-z0-9][a-z0-9-]*/[A-Za-z0-9][A-Za-z0-9._:-]*(?:/[A-Za-z0-9][A-Za-z0-9._:-]*)*")
+# Never part of any model name, and dangerous in a URL path: percent-escapes, query, fragment, backslash,
+# whitespace and control characters.
+UNSAFE_NAME = re.compile(r"[%?#\\\s\x00-\x1f\x7f]")
 EXAMPLE_CHAT_MODEL = "@cf/meta/llama-3.1-8b-instruct"
 DEFAULT_EMBEDDING_BATCH = 100  # `text` maxItems in every Workers AI embedding schema
 
@@ -57,6 +60,12 @@ class Catalog:
         self._kinds = dict(kinds or {})  # model or alias -> upstream route, from the config file
 
     def resolve(self, name: str) -> Route:
+        if UNSAFE_NAME.search(name) or ".." in name:
+            raise InvalidRequest(
+                f"Invalid model name {name!r}: model names use letters, digits, '.', '_', '-', ':', '@' and '/'.",
+                param="model",
+                code="invalid_value",
+            )
         model_id = self._aliases.get(name, name)
         kind = self._kinds.get(name) or self._kinds.get(model_id) or self._default_kind
         if kind == "compat" and model_id.startswith("workers-ai/"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
+import math
 import os
 import sys
 from typing import Any
@@ -101,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         loop="auto",
         http="auto",
         timeout_keep_alive=60,
+        # streams get PROXY_DRAIN_TIMEOUT to finish, then an error frame; this is uvicorn's hard stop after that
+        timeout_graceful_shutdown=math.ceil(settings.proxy_drain_timeout) + 5,
         backlog=4096,
     )
     return 0

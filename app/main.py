@@ -22,6 +22,7 @@ from app.api.services import Services
 from app.auth import ClientAuth
 from app.calls import Calls
 from app.catalog import Catalog
+from app.drain import Drain
 from app.emulator import EMULATOR_ACCOUNT, EMULATOR_TOKEN
 from app.model_catalogue import ModelCatalogue
 from app.proxy import Proxy, catalogue_page
@@ -93,12 +94,16 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
                 idle=settings.proxy_idle_timeout,
             )
             proxy = Proxy(settings, calls, catalog, models, images.fetch)
+            drain = Drain(settings.proxy_drain_timeout)
+            stack.callback(drain.install_signal_hook())
             app.state.services = Services(
                 proxy=proxy,
                 auth=ClientAuth(client_keys, server_token),
                 emulated=settings.proxy_emulator,
                 gateway_defaults=settings.proxy_gateway_headers,
                 uses_gateway=targets.has_gateway,
+                drain=drain,
+                max_body_bytes=settings.proxy_max_body_bytes,
             )
             gc.collect()
             gc.freeze()  # start-up objects (FastAPI, pydantic schemas) leave the collector's full scans

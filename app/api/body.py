@@ -9,18 +9,19 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.requests import Request
 
-from app.errors import InvalidRequest
+from app.api.services import services
+from app.errors import InvalidRequest, PayloadTooLarge
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
 async def parse_body(request: Request, model: type[Model]) -> Model:
-    raw = await request.body()
+    raw = await read_body(request, services(request).max_body_bytes)
     try:
-        data = orjson.loads(raw)
+        data = orjson.loads(raw)  # also refuses invalid UTF-8 and nesting deeper than 1024 levels
     except orjson.JSONDecodeError:
         raise InvalidRequest(
-            "We could not parse the JSON body of your request. The body must be a JSON object.",
+            "We could not parse the JSON body of your request. The body must be a JSON object in UTF-8.",
             code="invalid_json",
         ) from None
     if not isinstance(data, dict):
@@ -29,6 +30,25 @@ async def parse_body(request: Request, model: type[Model]) -> Model:
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc) from None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused (413) as soon as it is known to be larger than `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body is larger than {limit} bytes (PROXY_MAX_BODY_BYTES).")
 
 
 def validation_error(exc: ValidationError) -> InvalidRequest:

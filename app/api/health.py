@@ -12,7 +12,10 @@ from app.api.services import services
 
 
 async def health(request: Request) -> Response:
-    return json_response({"status": "ok", "version": __version__, "emulator": services(request).emulated})
+    found = services(request)
+    if found.drain.draining:  # not ready: load balancers stop sending while streams finish
+        return json_response({"status": "draining", "version": __version__}, status=503)
+    return json_response({"status": "ok", "version": __version__, "emulator": found.emulated})
 
 
 ENDPOINTS = (Endpoint("GET", "/health", health, summary="Liveness", tag="health"),)

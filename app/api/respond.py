@@ -11,10 +11,16 @@ from sse_starlette import EventSourceResponse
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from app.drain import Drain
+from app.errors import Unavailable
 from app.proxy import Reply
+from app.streaming import DONE_FRAME, error_frame
 
 KEEPALIVE_SECONDS = 15
 KEEPALIVE_FRAME = b": keep-alive\n\n"
+SHUTDOWN_FRAMES = (
+    error_frame(Unavailable("The proxy is shutting down; this stream was ended.", code="shutting_down")) + DONE_FRAME
+)
 
 
 def json_response(payload: Mapping[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -46,7 +52,10 @@ class RelayEventSource(EventSourceResponse):
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
-        state = _StreamState(loop.time())
+        state = _StreamState(loop.time(), task)
+        drain = _drain_of(scope)
+        if drain is not None:
+            drain.track(state)
         watcher = loop.create_task(_watch_disconnect(receive, task, state))
         keep_alive = _KeepAlive(loop, send, state, self.ping_interval) if self.ping_interval else None
         try:
@@ -57,10 +66,15 @@ class RelayEventSource(EventSourceResponse):
             state.finished = True
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
-            if not state.client_gone:
+            if not (state.client_gone or state.aborted):
                 raise
-            task.uncancel()  # our own cancellation: the client left, which ends the stream normally
+            task.uncancel()  # our own cancellation: the client left, or the server is shutting down
+            if state.aborted and not state.client_gone:
+                state.finished = True
+                await send({"type": "http.response.body", "body": SHUTDOWN_FRAMES, "more_body": False})
         finally:
+            if drain is not None:
+                drain.untrack(state)
             state.finished = True
             watcher.cancel()
             if keep_alive is not None:
@@ -71,12 +85,26 @@ class RelayEventSource(EventSourceResponse):
 
 
 class _StreamState:
-    __slots__ = ("client_gone", "finished", "last_write")
+    __slots__ = ("aborted", "client_gone", "finished", "last_write", "task")
 
-    def __init__(self, now: float) -> None:
+    def __init__(self, now: float, task: asyncio.Task[Any]) -> None:
         self.last_write = now
+        self.task = task
         self.finished = False
         self.client_gone = False
+        self.aborted = False
+
+    def abort(self) -> None:
+        """The drain deadline passed: end the stream with an error frame."""
+        if not self.finished and not self.aborted:
+            self.aborted = True
+            self.task.cancel()
+
+
+def _drain_of(scope: Scope) -> Drain | None:
+    services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+    drain: Drain | None = getattr(services, "drain", None)
+    return drain
 
 
 async def _watch_disconnect(receive: Receive, task: asyncio.Task[Any], state: _StreamState) -> None:

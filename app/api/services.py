@@ -8,6 +8,8 @@ from starlette.requests import Request
 
 from app import gateway
 from app.auth import ClientAuth
+from app.drain import Drain
+from app.errors import Unavailable
 from app.proxy import Caller, Proxy
 
 
@@ -18,6 +20,8 @@ class Services:
     emulated: bool
     gateway_defaults: dict[str, str] = field(default_factory=dict)  # PROXY_GATEWAY_HEADERS
     uses_gateway: bool = False
+    drain: Drain = field(default_factory=lambda: Drain(0))
+    max_body_bytes: int = 50 * 1024 * 1024
 
 
 def services(request: Request) -> Services:
@@ -28,6 +32,8 @@ def services(request: Request) -> Services:
 def authenticated(request: Request) -> tuple[Proxy, Caller]:
     """Authenticate the client; return the proxy and who its request travels upstream as."""
     found = services(request)
+    if found.drain.draining:
+        raise Unavailable("The proxy is shutting down.", code="shutting_down", headers={"Retry-After": "5"})
     token = found.auth.upstream_token(request.headers.get("authorization"))
     if not found.uses_gateway:  # the headers would not be forwarded anyway
         return found.proxy, Caller(token)

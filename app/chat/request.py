@@ -12,6 +12,7 @@ from app.protocol.chat import ChatCompletionRequest, ContentPart, NamedToolChoic
 from app.protocol.completions import CompletionRequest
 
 MAX_STOP_SEQUENCES = 4  # as OpenAI
+MAX_TEXT_CHARS = 8 * 1024 * 1024  # all the text of a request's messages; images are bounded by the body limit
 IMAGE_URL_SCHEMES = ("data:", "http://", "https://")
 
 
@@ -20,10 +21,16 @@ def check_chat_request(request: ChatCompletionRequest, route: Route, max_n: int)
     check_n(request.n, max_n)
     stop_sequences(request.stop)
     _check_tools(request, route)
+    text = 0
     for m, message in enumerate(request.messages):
-        if isinstance(message.content, list):
+        if isinstance(message.content, str):
+            text += len(message.content)
+        elif isinstance(message.content, list):
             for p, part in enumerate(message.content):
                 _check_part(part, f"messages[{m}].content[{p}]", route)
+                text += len(part.text or "")
+    if text > MAX_TEXT_CHARS:
+        raise InvalidRequest(f"The messages hold more than {MAX_TEXT_CHARS} characters of text.", param="messages")
 
 
 def _check_unsupported(logprobs: object, top_logprobs: int | None, logit_bias: dict[str, float] | None) -> None:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.protocol.common import OpenAIRequest, Usage
 
+MAX_MESSAGES = 4096  # per request; more is a 400 naming `messages`
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
 
@@ -107,7 +108,7 @@ class StreamOptions(BaseModel):
 
 class ChatCompletionRequest(OpenAIRequest):
     model: str = Field(min_length=1)
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool | None = False
     stream_options: StreamOptions | None = None
     max_tokens: int | None = Field(default=None, ge=1)
