@@ -59,7 +59,11 @@ class StreamGuard:
 
     def touch(self) -> None:
         self._last = self._loop.time()
-        self.seen = True
+        if not self.seen:
+            # the timer was set for the first byte, which may be much later than the idle limit
+            self.seen = True
+            self._handle.cancel()
+            self._handle = self._loop.call_at(min(self._last + self._idle, self._deadline), self._check)
 
     def close(self) -> None:
         self._handle.cancel()

@@ -88,6 +88,8 @@ class Reply:
     delay: float = 0.0  # before the status line
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str | None = None
+    drop: bool = False  # close the connection instead of answering
+    drop_after_chunks: bool = False  # cut the connection after the chunks, with no end of stream
 
 
 @dataclass
@@ -180,6 +182,8 @@ class FakeUpstream:
     async def _send(self, request: web.Request, reply: Reply) -> web.StreamResponse:
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.drop:
+            return self._cut(request, web.Response(status=200))
         if reply.chunks is None:
             payload = reply.body if reply.body is not None else orjson.dumps(reply.json)
             ctype = reply.content_type or "application/json"
@@ -192,10 +196,23 @@ class FakeUpstream:
                 await response.write(chunk)
                 if reply.chunk_delay:
                     await asyncio.sleep(reply.chunk_delay)
+            if reply.drop_after_chunks:
+                await asyncio.sleep(0.05)  # let the chunks reach the proxy before the cut
+                return self._cut(request, response)
             await response.write_eof()
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:  # the proxy went away mid-stream
+            self.disconnects.append(time.monotonic())
+            return response
+        except asyncio.CancelledError:
             self.disconnects.append(time.monotonic())
             raise
+        return response
+
+    @staticmethod
+    def _cut(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        """Abort the TCP connection: the peer sees a reset, not an orderly end."""
+        if request.transport is not None:
+            request.transport.abort()
         return response
 
     def _default(self, request: web.Request, body: Any) -> Reply:
