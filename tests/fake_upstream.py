@@ -84,7 +84,7 @@ class Reply:
     json: Any = None
     body: bytes | None = None
     chunks: list[bytes] | None = None  # a streamed body, written piece by piece
-    chunk_delay: float = 0.0
+    chunk_delay: float = 0.0  # between two chunks
     delay: float = 0.0  # before the status line
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str | None = None
@@ -192,10 +192,10 @@ class FakeUpstream:
         response.content_type = reply.content_type or "text/event-stream"
         await response.prepare(request)
         try:
-            for chunk in reply.chunks:
-                await response.write(chunk)
-                if reply.chunk_delay:
+            for index, chunk in enumerate(reply.chunks):
+                if index and reply.chunk_delay:  # between chunks: the end follows the last one at once
                     await asyncio.sleep(reply.chunk_delay)
+                await response.write(chunk)
             if reply.drop_after_chunks:
                 await asyncio.sleep(0.05)  # let the chunks reach the proxy before the cut
                 return self._cut(request, response)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 class ProxyServer:
     def __init__(self, app: FastAPI) -> None:
+        self.app = app
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="proxy-server", daemon=True)
