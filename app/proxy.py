@@ -88,8 +88,11 @@ class Proxy:
         n = request.n or 1
         # Workers AI's JSON mode does not stream: the whole answer is fetched and replayed as a stream.
         upstream_stream = bool(request.stream) and not _json_mode(request)
-        built = call.dialect.build_chat(request, route, max_tokens, stream=upstream_stream, model=call.endpoint.model)
-        body = orjson.dumps(built)
+        body = _encoded(
+            lambda: call.dialect.build_chat(
+                request, route, max_tokens, stream=upstream_stream, model=call.endpoint.model
+            )
+        )
         if not request.stream:
             answers = await _all([self.calls.answer(call, body) for _ in range(n)])
             finals = [finalize(answer, plan) for answer, _ in answers]
@@ -300,6 +303,18 @@ async def _settle(jobs: list[Coroutine[Any, Any, T]]) -> list[T | BaseException]
         except Exception as exc:
             return [exc]
     return list(await asyncio.gather(*jobs, return_exceptions=True))
+
+
+def _encoded(build: Callable[[], Any]) -> bytes:
+    """The upstream body. orjson parses 1024 levels of nesting but writes only 255: a schema or tool
+    nested deeper than that is the client's mistake, not ours."""
+    try:
+        return orjson.dumps(build())
+    except (orjson.JSONEncodeError, RecursionError):
+        raise InvalidRequest(
+            "The request nests JSON objects or arrays too deeply (tools, schemas: at most 250 levels).",
+            code="invalid_value",
+        ) from None
 
 
 def _json_mode(request: ChatCompletionRequest) -> bool:
