@@ -237,12 +237,14 @@ def test_soak_of_concurrent_streams_leaks_nothing(fake: FakeUpstream, tmp_path: 
         asyncio.run(wave(proxy.url))  # warm-up: pools and caches reach their working size
         time.sleep(0.5)
         fds_before, rss_before = _fds(pid), _rss_mb(pid)
-        bodies = asyncio.run(wave(proxy.url))
-        assert all(body.rstrip().endswith("data: [DONE]") and '"error"' not in body for body in bodies)
-        assert all(text_of(8).strip() in "".join(_contents(body)) for body in bodies)
-        time.sleep(0.5)
-        assert _fds(pid) <= fds_before + 5, "file descriptors leaked"
-        assert _rss_mb(pid) <= rss_before * 1.25 + 5, "memory grew"
+        for _ in range(2):  # a leak grows with every wave; the pools' working size does not
+            bodies = asyncio.run(wave(proxy.url))
+            assert all(body.rstrip().endswith("data: [DONE]") and '"error"' not in body for body in bodies)
+            assert all(text_of(8).strip() in "".join(_contents(body)) for body in bodies)
+            time.sleep(0.5)
+            # keep-alive upstream connections come and go by a few; one leaked per stream would be +500
+            assert _fds(pid) <= fds_before + 25, "file descriptors leaked"
+            assert _rss_mb(pid) <= rss_before * 1.25 + 5, "memory grew"
 
 
 def _contents(body: str) -> list[str]:

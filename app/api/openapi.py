@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI
 
 from app.api.endpoint import Endpoint
 
+PATH_PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")  # Starlette's `{name}` or `{name:convertor}`
 ERROR_RESPONSE = {"description": "OpenAI error body", "content": {"application/json": {"schema": {"type": "object"}}}}
 
 
@@ -22,7 +24,8 @@ def install_openapi(app: FastAPI, endpoints: Iterable[Endpoint]) -> None:
             paths = schema.setdefault("paths", {})
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for endpoint in endpoints:
-                paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint, components)
+                path = PATH_PARAMETER.sub(r"{\1}", endpoint.path)
+                paths.setdefault(path, {})[endpoint.method.lower()] = _operation(endpoint, components)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -36,6 +39,11 @@ def _operation(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]
         "tags": [endpoint.tag],
         "responses": {"200": {"description": "Success"}, "default": ERROR_RESPONSE},
     }
+    names = PATH_PARAMETER.findall(endpoint.path)
+    if names:
+        operation["parameters"] = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in names
+        ]
     if endpoint.body is not None:
         model_schema = endpoint.body.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(model_schema.pop("$defs", {}))
