@@ -96,6 +96,17 @@ def test_streams_are_retried_only_before_the_first_byte(start_proxy: StartProxy,
     assert "error" in frames[-1] and done
 
 
+def test_a_retry_after_beyond_the_budget_is_passed_on_not_waited_for(
+    start_proxy: StartProxy, fake: FakeUpstream
+) -> None:
+    server = start_proxy(**FAST, proxy_total_timeout=3)
+    fake.script(Reply(429, envelope_error(3040, "Capacity temporarily exceeded"), headers={"Retry-After": "20"}))
+    started = time.monotonic()
+    response = httpx.post(server.url + "/v1/chat/completions", json=CHAT, timeout=30)
+    assert response.status_code == 429 and response.headers["retry-after"] == "20"
+    assert time.monotonic() - started < 1.5 and len(fake.requests) == 1
+
+
 # -- timeouts ------------------------------------------------------------------------------------
 def test_hang_before_headers_is_a_504(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     server = start_proxy(**FAST, proxy_first_byte_timeout=0.5)
@@ -156,6 +167,17 @@ def test_fallback_serves_when_retries_are_used_up(start_proxy: StartProxy, fake:
     ]
 
 
+def test_streams_fall_back_too(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy(**{**FAST, "proxy_max_retries": 1}, proxy_fallbacks={BIG: [MODEL]})
+    fake.script(*[Reply(502, envelope_error(1000, "bad gateway")) for _ in range(2)])
+    chunks = list(
+        sdk(server.url).chat.completions.create(model=BIG, messages=ASK, stream=True)  # type: ignore[arg-type]
+    )
+    assert {chunk.model for chunk in chunks} == {MODEL}
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text_of(12)
+    assert len(fake.requests) == 3
+
+
 def test_fallback_is_not_used_for_client_errors(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     server = start_proxy(**FAST, proxy_fallbacks={BIG: [MODEL]})
     fake.script(Reply(400, envelope_error(5006, "AiError: Bad input")))
@@ -191,7 +213,7 @@ def test_concurrency_limit_queues_then_sheds(start_proxy: StartProxy, fake: Fake
     server = start_proxy(proxy_max_concurrency=1, proxy_queue_timeout=0.3)
     fake.script(Reply(chunks=[sse({"response": f"t{i} "}) for i in range(20)] + [sse(b"[DONE]")], chunk_delay=0.1))
 
-    async def scenario() -> tuple[int, int, float]:
+    async def scenario() -> tuple[httpx.Response, int, float]:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             async with client.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as holding:
                 chunks = holding.aiter_bytes()
@@ -202,10 +224,11 @@ def test_concurrency_limit_queues_then_sheds(start_proxy: StartProxy, fake: Fake
                 async for _ in chunks:
                     pass
             after = await client.post("/v1/chat/completions", json=CHAT)
-        return shed.status_code, after.status_code, waited
+        return shed, after.status_code, waited
 
     shed, after, waited = asyncio.run(scenario())
-    assert shed == 503 and 0.25 < waited < 1.5
+    assert shed.status_code == 503 and shed.headers["retry-after"] and 0.25 < waited < 1.5
+    assert shed.json()["error"]["code"] == "overloaded"
     assert after == 200
 
 
