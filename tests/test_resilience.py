@@ -108,6 +108,34 @@ def test_a_retry_after_beyond_the_budget_is_passed_on_not_waited_for(
 
 
 # -- timeouts ------------------------------------------------------------------------------------
+def test_connect_timeout_is_retried_then_a_504(start_proxy: StartProxy) -> None:
+    """A listener whose accept queue is full: the SYN goes unanswered, as with a black-holed route."""
+    import socket
+
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(0)
+        port = hole.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+        try:
+            server = start_proxy(
+                **{**FAST, "proxy_max_retries": 2},
+                cloudflare_api_base=f"http://127.0.0.1:{port}/client/v4",
+                proxy_connect_timeout=0.4,
+            )
+            started = time.monotonic()
+            response = httpx.post(server.url + "/v1/chat/completions", json=CHAT, timeout=30)
+            took = time.monotonic() - started
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert response.status_code == 504 and response.json()["error"]["type"] == "timeout_error"
+    assert 1.1 < took < 3.0  # three attempts of 0.4 s each
+
+
 def test_hang_before_headers_is_a_504(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     server = start_proxy(**FAST, proxy_first_byte_timeout=0.5)
     fake.script(Reply(json={"result": {"response": "late"}, "success": True}, delay=3))
