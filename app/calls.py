@@ -23,7 +23,7 @@ from app.dialects import Dialect
 from app.errors import ProxyError, Unavailable, UpstreamError, UpstreamTimeout
 from app.relay import Frames, StreamGuard, answer_frames, choice_frames
 from app.resilience.breaker import Breakers
-from app.resilience.limiter import ConcurrencyLimit
+from app.resilience.limiter import ConcurrencyLimit, Slot
 from app.resilience.retry import RetryPolicy
 from app.upstream.client import UpstreamClient, UpstreamReply
 from app.upstream.targets import Endpoint, Targets
@@ -81,17 +81,17 @@ class Calls:
         )
 
     async def json(self, call: Call, body: bytes) -> tuple[Any, dict[str, str]]:
-        """A whole JSON reply, and the gateway headers it carried."""
+        """A whole JSON reply, and the gateway headers it carried. The transport's read timeout bounds the
+        wait for the first byte."""
 
-        async def once() -> tuple[Any, dict[str, str]]:
-            slot = await self.limit.acquire()
+        async def once(slot: Slot) -> tuple[Any, dict[str, str]]:
             try:
                 reply = await self.upstream.request(call.endpoint.url, body, self.headers(call, stream=False))
             finally:
                 slot.release()
             return json_reply(reply, call.dialect), relayed(call.endpoint, reply.headers)
 
-        return await self._resilient(call, once)
+        return await self._resilient(call, once, until_first_byte=False)
 
     async def answer(self, call: Call, body: bytes) -> tuple[UpstreamAnswer, dict[str, str]]:
         payload, headers = await self.json(call, body)
@@ -103,43 +103,44 @@ class Calls:
             answer, headers = await self.answer(call, body)
             return OpenedChoice(answer_frames(answer, sink), headers)
 
-        async def once() -> OpenedChoice:
-            slot = await self.limit.acquire()
-            loop = asyncio.get_running_loop()
+        async def once(slot: Slot) -> OpenedChoice:
             try:
-                async with asyncio.timeout_at(min(loop.time() + self.first_byte, call.deadline)):
-                    response = await self.upstream.open(
-                        call.endpoint.url, body, self.headers(call, stream=True), stream=True
-                    )
+                response = await self.upstream.open(
+                    call.endpoint.url, body, self.headers(call, stream=True), stream=True
+                )
                 headers = relayed(call.endpoint, response.headers)
                 if response.status_code != 200 or "json" in response.headers.get("content-type", ""):
                     # An error, or a model that answered a stream request with one JSON body: replay it.
                     answer = call.dialect.parse_chat(json_reply(await self.upstream.read(response), call.dialect))
                     slot.release()
                     return OpenedChoice(answer_frames(answer, sink), headers)
-            except TimeoutError:
-                slot.release()
-                raise UpstreamTimeout("The Workers AI upstream did not start its answer in time.") from None
             except BaseException:
                 slot.release()
                 raise
+            # from here the guard holds the slot and watches the stream
             guard = StreamGuard(response, self.first_byte, self.idle, call.deadline, slot)
             frames = choice_frames(response, call.dialect.chat_stream(sink), sink, guard)
             return OpenedChoice(frames, headers, response, guard)
 
-        return await self._resilient(call, once)
+        return await self._resilient(call, once, until_first_byte=True)
 
-    async def _resilient(self, call: Call, once: Callable[[], Awaitable[T]]) -> T:
+    async def _resilient(self, call: Call, once: Callable[[Slot], Awaitable[T]], *, until_first_byte: bool) -> T:
+        """`once` owns the slot it is given. One timer per attempt: the total deadline, or for a stream
+        opening, the first byte (the stream's own guard takes over from there)."""
         breaker = self.breakers.get(call.route.kind, call.route.model_id)
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
             breaker.check()
+            slot = await self.limit.acquire()
+            bound = min(loop.time() + self.first_byte, call.deadline) if until_first_byte else call.deadline
             try:
-                async with asyncio.timeout_at(call.deadline):
-                    result = await once()
+                async with asyncio.timeout_at(bound):
+                    result = await once(slot)
             except TimeoutError:
                 breaker.failure()
+                if bound < call.deadline:
+                    raise UpstreamTimeout("The Workers AI upstream did not start its answer in time.") from None
                 raise UpstreamTimeout("The request exceeded PROXY_TOTAL_TIMEOUT.") from None
             except ProxyError as error:
                 if _upstream_fault(error):

@@ -26,9 +26,10 @@ Frames = AsyncGenerator[bytes, None]
 
 class StreamGuard:
     """Holds one stream's upstream slot and watches the stream: the first chunk within `first_byte` seconds,
-    then one at least every `idle` seconds, all before `deadline` (loop time). One timer per stream, re-armed
-    only when it fires; a chunk costs one clock read. A stream that goes quiet is closed, which wakes the
-    relay's pending read with an error that the relay reports as the timeout it was."""
+    then one at least every `idle` seconds, all before `deadline` (loop time). One timer per stream that
+    wakes at most every `idle` seconds and re-arms itself; a chunk costs one clock read. A stream that goes
+    quiet is closed, which wakes the relay's pending read with an error that the relay reports as the
+    timeout it was."""
 
     __slots__ = (
         "_closing",
@@ -40,6 +41,7 @@ class StreamGuard:
         "_loop",
         "_response",
         "_slot",
+        "_start",
         "expired",
         "seen",
     )
@@ -51,30 +53,36 @@ class StreamGuard:
         self._response = response
         self._first_byte, self._idle, self._deadline = first_byte, idle, deadline
         self._slot = slot
-        self._last = self._loop.time()
+        self._start = self._last = self._loop.time()
         self.seen = False  # a chunk has arrived
         self.expired: ProxyError | None = None
         self._closing: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
-        self._handle = self._loop.call_at(min(self._last + first_byte, deadline), self._check)
+        self._handle = self._loop.call_at(self._next_check(self._start), self._check)
 
     def touch(self) -> None:
         self._last = self._loop.time()
-        if not self.seen:
-            # the timer was set for the first byte, which may be much later than the idle limit
-            self.seen = True
-            self._handle.cancel()
-            self._handle = self._loop.call_at(min(self._last + self._idle, self._deadline), self._check)
+        self.seen = True
 
     def close(self) -> None:
         self._handle.cancel()
         if self._slot is not None:
             self._slot.release()
 
+    def _due(self) -> float:
+        if self.seen:
+            return min(self._last + self._idle, self._deadline)
+        return min(self._start + self._first_byte, self._deadline)
+
+    def _next_check(self, now: float) -> float:
+        # Waking every `idle` seconds at most notices a first chunk followed by a stall in time even when
+        # the first-byte limit is the longer one.
+        return min(self._due(), now + self._idle)
+
     def _check(self) -> None:
-        limit = self._idle if self.seen else self._first_byte
-        due = min(self._last + limit, self._deadline)
-        if self._loop.time() < due:
-            self._handle = self._loop.call_at(due, self._check)
+        now = self._loop.time()
+        due = self._due()
+        if now < due:
+            self._handle = self._loop.call_at(self._next_check(now), self._check)
             return
         if due >= self._deadline:
             self.expired = UpstreamTimeout("The stream exceeded PROXY_TOTAL_TIMEOUT and was ended.")
