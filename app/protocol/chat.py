@@ -6,7 +6,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.protocol.common import OpenAIRequest, Usage
+from app.protocol.common import GenerationRequest, Usage
 
 MAX_MESSAGES = 4096  # per request; more is a 400 naming `messages`
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
@@ -100,29 +100,9 @@ class ResponseFormat(BaseModel):
     json_schema: JSONSchemaFormat | None = None
 
 
-class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    include_usage: bool | None = None
-
-
-class ChatCompletionRequest(OpenAIRequest):
-    model: str = Field(min_length=1)
+class ChatCompletionRequest(GenerationRequest):
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
-    stream: bool | None = False
-    stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0)
-    top_p: float | None = Field(default=None, ge=0)
-    top_k: int | None = Field(default=None, ge=1)
-    seed: int | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    repetition_penalty: float | None = None
-    n: int | None = Field(default=None, ge=1)
-    user: str | None = None
-    stop: str | list[str] | None = None
     tools: list[Tool] | None = None
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
@@ -131,10 +111,6 @@ class ChatCompletionRequest(OpenAIRequest):
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0)
     logit_bias: dict[str, float] | None = None
-
-    @property
-    def include_usage(self) -> bool:
-        return bool(self.stream_options and self.stream_options.include_usage)
 
 
 class AssistantMessage(TypedDict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NotRequired, TypedDict
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 # Sampling options shared by chat and text completions, which Workers AI models take under the same names.
 SAMPLING_FIELDS = (
@@ -22,6 +22,36 @@ class OpenAIRequest(BaseModel):
     """Requests accept unknown fields (clients send many); dialects decide what to forward."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    include_usage: bool | None = None
+
+
+class GenerationRequest(OpenAIRequest):
+    """What chat and text completions share: the model, streaming, the token budget and the sampling
+    options (`SAMPLING_FIELDS`), `n` and `stop`."""
+
+    model: str = Field(min_length=1)
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0)
+    top_p: float | None = Field(default=None, ge=0)
+    top_k: int | None = Field(default=None, ge=1)
+    seed: int | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    repetition_penalty: float | None = None
+    n: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = None
+    user: str | None = None
+
+    @property
+    def include_usage(self) -> bool:
+        return bool(self.stream_options and self.stream_options.include_usage)
 
 
 class PromptTokensDetails(TypedDict, total=False):
