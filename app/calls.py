@@ -145,12 +145,17 @@ class Calls:
             except ProxyError as error:
                 if _upstream_fault(error):
                     breaker.failure()
+                else:
+                    breaker.success()  # the upstream answered; what it said was about the request
                 wait = self.retry.delay(attempt, error)
                 if not self.retry.should_retry(attempt, error, wait, call.deadline - loop.time()):
                     raise
                 await asyncio.sleep(wait)
                 attempt += 1
                 continue
+            except BaseException:
+                breaker.abandon()  # cancelled, e.g. the client left: no verdict on the upstream
+                raise
             breaker.success()
             return result
 

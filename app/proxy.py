@@ -72,12 +72,12 @@ class Proxy:
                 raise InvalidRequest("Image URLs are not fetched by this proxy; send data: URLs.", param="messages")
             request = await inline_remote_images(request, self.fetch_image)
 
-        def fits(route: Route) -> bool:  # a fallback must be able to serve the same request
+        def can_serve(route: Route) -> None:  # raises for a fallback that cannot take the same request
+            self._check_task(route, CHAT, "/v1/chat/completions")
             check_chat_request(request, route, self.settings.proxy_max_n)
-            return True
 
         return await self._with_fallbacks(
-            primary, fits, lambda route, deadline: self._chat(request, route, caller, deadline)
+            primary, can_serve, lambda route, deadline: self._chat(request, route, caller, deadline)
         )
 
     async def _chat(self, request: ChatCompletionRequest, route: Route, caller: Caller, deadline: float) -> Reply:
@@ -107,7 +107,7 @@ class Proxy:
         prompts = check_completion_request(request, self.settings.proxy_max_n)
         return await self._with_fallbacks(
             primary,
-            lambda route: True,
+            lambda route: self._check_task(route, CHAT, "/v1/completions"),
             lambda route, deadline: self._complete(request, prompts, route, caller, deadline),
         )
 
@@ -189,12 +189,12 @@ class Proxy:
 
     # -- shared -------------------------------------------------------------------------------
     async def _with_fallbacks(
-        self, primary: Route, fits: Callable[[Route], bool], serve: Callable[[Route, float], Awaitable[Reply]]
+        self, primary: Route, can_serve: Callable[[Route], None], serve: Callable[[Route, float], Awaitable[Reply]]
     ) -> Reply:
         """The primary route, then each fallback in turn after a failure that another model may not have."""
         deadline = self._deadline()
         failure: ProxyError | None = None
-        for route in self._chain(primary, fits):
+        for route in self._chain(primary, can_serve):
             try:
                 reply = await serve(route, deadline)
             except ProxyError as error:
@@ -207,7 +207,7 @@ class Proxy:
         assert failure is not None  # the chain always holds the primary route
         raise failure
 
-    def _chain(self, primary: Route, fits: Callable[[Route], bool]) -> Iterator[Route]:
+    def _chain(self, primary: Route, can_serve: Callable[[Route], None]) -> Iterator[Route]:
         yield primary
         names = self.settings.proxy_fallbacks.get(primary.requested) or self.settings.proxy_fallbacks.get(
             primary.model_id
@@ -215,10 +215,10 @@ class Proxy:
         for name in names or []:
             try:
                 route = self.catalog.resolve(name)
-                if fits(route):
-                    yield route
+                can_serve(route)
             except ProxyError:
                 continue  # a fallback that cannot serve this request is skipped, not an error of the client's
+            yield route
 
     def _deadline(self) -> float:
         return asyncio.get_running_loop().time() + self.settings.proxy_total_timeout

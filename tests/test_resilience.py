@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,8 +24,21 @@ CHAT = {"model": MODEL, "messages": ASK}
 FAST = {"proxy_max_retries": 3, "proxy_retry_base_delay": 0.01, "proxy_breaker_threshold": 100}
 
 
+_clients: list[openai.OpenAI] = []
+
+
 def sdk(url: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0, timeout=30)
+    client = openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0, timeout=30)
+    _clients.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    """Each test's SDK clients are closed with it, not whenever the garbage collector finds their sockets."""
+    yield
+    while _clients:
+        _clients.pop().close()
 
 
 def stream_text(response: httpx.Response) -> tuple[list[dict[str, Any]], bool]:
@@ -224,6 +238,15 @@ def test_circuit_breaker_fails_fast_then_probes(start_proxy: StartProxy, fake: F
     time.sleep(0.6)
     assert httpx.post(server.url + "/v1/chat/completions", json=CHAT).status_code == 200  # the probe
     assert httpx.post(server.url + "/v1/chat/completions", json=CHAT).status_code == 200  # closed again
+
+
+def test_a_probe_answered_with_a_client_error_closes_the_breaker(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy(proxy_max_retries=0, proxy_breaker_threshold=1, proxy_breaker_cooldown=0.3)
+    fake.script(Reply(502, envelope_error(1000, "bad gateway")), Reply(400, envelope_error(5006, "AiError: Bad input")))
+    assert httpx.post(server.url + "/v1/chat/completions", json=CHAT).status_code == 502
+    time.sleep(0.4)
+    assert httpx.post(server.url + "/v1/chat/completions", json=CHAT).status_code == 400  # the probe: upstream alive
+    assert httpx.post(server.url + "/v1/chat/completions", json=CHAT).status_code == 200
 
 
 def test_open_breaker_falls_back(start_proxy: StartProxy, fake: FakeUpstream) -> None:

@@ -29,10 +29,6 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._probing = False
 
-    @property
-    def is_open(self) -> bool:
-        return self._opened_at is not None
-
     def check(self) -> None:
         """Raise CircuitOpen while the breaker is open; let exactly one probe through after the cooldown."""
         if self._opened_at is None:
@@ -45,6 +41,10 @@ class CircuitBreaker:
                 headers={"Retry-After": str(wait)},
             )
         self._probing = True
+
+    def abandon(self) -> None:
+        """An attempt ended without a verdict (the client left): a probe in flight must not stay so forever."""
+        self._probing = False
 
     def success(self) -> None:
         self._failures = 0

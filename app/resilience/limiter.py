@@ -33,10 +33,6 @@ class ConcurrencyLimit:
         self._queue_timeout = queue_timeout
         self._waiters: deque[asyncio.Future[None]] = deque()
 
-    @property
-    def in_flight_free(self) -> int:
-        return self._free
-
     async def acquire(self) -> Slot:
         if self._free > 0 and not self._waiters:
             self._free -= 1
