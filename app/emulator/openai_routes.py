@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -24,23 +25,27 @@ def openai_error(status: int, message: str) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
-async def _body(request: web.Request) -> dict[str, Any] | web.Response:
+async def _body(request: web.Request, models: Collection[str]) -> tuple[dict[str, Any], str] | web.Response:
+    """The request's JSON object and its model, one of `models`; or the error Workers AI would answer."""
     if not request.headers.get("Authorization", "").startswith("Bearer "):
         return openai_error(401, "Authentication error")
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
         return openai_error(400, "AiError: Bad input: invalid JSON body")
-    return body if isinstance(body, dict) else openai_error(400, "AiError: Bad input: object expected")
+    if not isinstance(body, dict):
+        return openai_error(400, "AiError: Bad input: object expected")
+    model = str(body.get("model", ""))
+    if model not in models:
+        return openai_error(400, f"No such model {model} or task")
+    return body, model
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    body = await _body(request)
-    if isinstance(body, web.Response):
-        return body
-    model = str(body.get("model", ""))
-    if model not in TEXT_GENERATION_MODELS:
-        return openai_error(400, f"No such model {model} or task")
+    parsed = await _body(request, TEXT_GENERATION_MODELS)
+    if isinstance(parsed, web.Response):
+        return parsed
+    body, model = parsed
     limit = body.get("max_tokens") or body.get("max_completion_tokens") or UPSTREAM_DEFAULT_MAX_TOKENS
     answer = plan_answer(model, body, int(limit))
     tool_calls = None
@@ -76,12 +81,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 async def embeddings(request: web.Request) -> web.Response:
-    body = await _body(request)
-    if isinstance(body, web.Response):
-        return body
-    model = str(body.get("model", ""))
-    if model not in EMBEDDING_DIMENSIONS:
-        return openai_error(400, f"No such model {model} or task")
+    parsed = await _body(request, EMBEDDING_DIMENSIONS)
+    if isinstance(parsed, web.Response):
+        return parsed
+    body, model = parsed
     raw = body.get("input")
     texts: list[Any] = raw if isinstance(raw, list) else [raw]
     data = [
