@@ -32,18 +32,26 @@ def httpx_errors() -> Iterator[None]:
         yield
     except httpx.HTTPError:
         raise
-    except aiohttp.ConnectionTimeoutError as exc:
-        raise httpx.ConnectTimeout(str(exc) or "connect timeout") from exc
-    except TimeoutError as exc:  # ServerTimeoutError and SocketTimeoutError are TimeoutErrors too
-        raise httpx.ReadTimeout(str(exc) or "read timeout") from exc
-    except aiohttp.ClientConnectorError as exc:
-        raise httpx.ConnectError(str(exc)) from exc
-    except aiohttp.InvalidURL as exc:
-        raise httpx.UnsupportedProtocol(str(exc)) from exc
-    except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
-        raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
+    except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
+        # aiohttp raises one module-level ClientConnectionError instance for every read of a released
+        # response (a stream our watchdog closed). Python prepends to an exception's traceback each time
+        # it is raised, so unless cleared that one instance keeps every such stream's frames alive.
+        exc.__traceback__ = None
+        raise _as_httpx(exc) from exc
+
+
+def _as_httpx(exc: BaseException) -> httpx.TransportError:
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(str(exc) or "connect timeout")
+    if isinstance(exc, TimeoutError):  # ServerTimeoutError and SocketTimeoutError are TimeoutErrors too
+        return httpx.ReadTimeout(str(exc) or "read timeout")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return httpx.ConnectError(str(exc))
+    if isinstance(exc, aiohttp.InvalidURL):
+        return httpx.UnsupportedProtocol(str(exc))
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return httpx.RemoteProtocolError(str(exc) or type(exc).__name__)
+    return httpx.ReadError(str(exc) or type(exc).__name__)
 
 
 class AiohttpStream(httpx.AsyncByteStream):
