@@ -26,6 +26,7 @@ from app.resilience.breaker import Breakers
 from app.resilience.limiter import ConcurrencyLimit, Slot
 from app.resilience.retry import RetryPolicy
 from app.upstream.client import UpstreamClient, UpstreamReply
+from app.upstream.sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder
 from app.upstream.targets import Endpoint, Targets
 
 T = TypeVar("T")
@@ -66,6 +67,7 @@ class Calls:
         limit: ConcurrencyLimit,
         first_byte: float,
         idle: float,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         self.upstream = upstream
         self.targets = targets
@@ -74,6 +76,7 @@ class Calls:
         self.limit = limit
         self.first_byte = first_byte
         self.idle = idle
+        self.max_event_bytes = max_event_bytes
 
     def headers(self, call: Call, *, stream: bool) -> httpx.Headers:
         return self.targets.headers(
@@ -119,7 +122,8 @@ class Calls:
                 raise
             # from here the guard holds the slot and watches the stream
             guard = StreamGuard(response, self.first_byte, self.idle, call.deadline, slot)
-            frames = choice_frames(response, call.dialect.chat_stream(sink), sink, guard)
+            translator = call.dialect.chat_stream(sink)
+            frames = choice_frames(response, translator, sink, guard, SSEDecoder(self.max_event_bytes))
             return OpenedChoice(frames, headers, response, guard)
 
         return await self._resilient(call, once, until_first_byte=True)

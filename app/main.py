@@ -53,6 +53,7 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
                 transport or AiohttpTransport.create(),
                 connect_timeout=settings.proxy_connect_timeout,
                 read_timeout=settings.proxy_first_byte_timeout,
+                max_reply_bytes=settings.proxy_max_reply_bytes,
             )
             stack.push_async_callback(client.aclose)
             if settings.proxy_emulator:
@@ -92,6 +93,7 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
                 ConcurrencyLimit(settings.proxy_max_concurrency, settings.proxy_queue_timeout),
                 first_byte=settings.proxy_first_byte_timeout,
                 idle=settings.proxy_idle_timeout,
+                max_event_bytes=settings.proxy_max_stream_event_bytes,
             )
             proxy = Proxy(settings, calls, catalog, models, images.fetch)
             drain = Drain(settings.proxy_drain_timeout)

@@ -18,7 +18,8 @@ from app.dialects.base import ChatStreamTranslator
 from app.errors import ProxyError, UpstreamError, UpstreamTimeout
 from app.resilience.limiter import Slot
 from app.streaming import DONE_FRAME, FrameEncoder, error_frame
-from app.upstream.client import raw_chunks, transport_error
+from app.upstream.body import body_chunks
+from app.upstream.client import transport_error
 from app.upstream.sse import SSEDecoder
 
 Frames = AsyncGenerator[bytes, None]
@@ -94,20 +95,24 @@ class StreamGuard:
 
 
 async def choice_frames(
-    response: httpx.Response, translator: ChatStreamTranslator, sink: ChoiceStream, guard: StreamGuard | None = None
+    response: httpx.Response,
+    translator: ChatStreamTranslator,
+    sink: ChoiceStream,
+    guard: StreamGuard | None = None,
+    decoder: SSEDecoder | None = None,
 ) -> Frames:
     """One choice's frames as the upstream produces them; raises ProxyError when the upstream fails.
 
     The first output leaves before the rest of its read is translated: time to first token is what a
     user sees. A matched stop sequence ends the choice and closes the upstream request early.
     """
-    decoder = SSEDecoder()
+    decoder = decoder or SSEDecoder()
     feed = translator.feed
     first = True
     may_stop = sink.may_stop
     touch = guard.touch if guard is not None else _nothing
     try:
-        async for chunk in raw_chunks(response):
+        async for chunk in body_chunks(response):
             touch()
             for data in decoder.feed(chunk):
                 feed(data)

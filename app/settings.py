@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     proxy_max_concurrency: int = Field(default=512, ge=1)
     proxy_queue_timeout: float = Field(default=10.0, ge=0)
     proxy_max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    proxy_max_reply_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    proxy_max_stream_event_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     proxy_drain_timeout: float = Field(default=30.0, ge=0)
     proxy_emulator: bool = False
     proxy_emulator_token_delay_ms: float = Field(default=20.0, ge=0)

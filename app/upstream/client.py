@@ -6,16 +6,18 @@ cookie and event-hook machinery (~140 us per request measured here), none of whi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import cast
 
 import httpx
 
 from app.errors import ProxyError, UpstreamTimeout, UpstreamUnreachable
+from app.upstream.body import UnusableBody, body_chunks
 
+log = logging.getLogger("workers_ai_proxy")
 WRITE_TIMEOUT = 30.0
+DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +28,18 @@ class UpstreamReply:
 
 
 class UpstreamClient:
-    def __init__(self, transport: httpx.AsyncBaseTransport, connect_timeout: float, read_timeout: float) -> None:
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport,
+        connect_timeout: float,
+        read_timeout: float,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+    ) -> None:
         """`read_timeout` bounds the wait for the first byte and each read of a whole reply. Streams have no
-        read timeout here: the relay watches them (first byte, idle gaps, total time)."""
+        read timeout here: the relay watches them (first byte, idle gaps, total time). A whole reply is
+        refused once it decodes to more than `max_reply_bytes`."""
         self._transport = transport
+        self._max_reply_bytes = max_reply_bytes
         self._timeout = {"connect": connect_timeout, "read": read_timeout, "write": WRITE_TIMEOUT, "pool": None}
         self._stream_timeout = {**self._timeout, "read": None}
 
@@ -53,31 +63,46 @@ class UpstreamClient:
             raise transport_error(exc) from exc
 
     async def read(self, response: httpx.Response) -> UpstreamReply:
+        limit = self._max_reply_bytes
+        chunks: list[bytes] = []
+        size = 0
         try:
-            body = b"".join([chunk async for chunk in raw_chunks(response)])
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit and "content-encoding" not in response.headers:
+                raise _too_large(limit)
+            async for chunk in body_chunks(response):
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
         finally:
             await response.aclose()
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return UpstreamReply(response.status_code, response.headers, body)
 
     async def aclose(self) -> None:
         await self._transport.aclose()
 
 
-def raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The body as the socket delivers it: the transport's own stream (already decoded), without httpx's
-    per-chunk layers. Responses always come from an async transport, so the stream is an async one."""
-    return cast(httpx.AsyncByteStream, response.stream).__aiter__()
+def _too_large(limit: int) -> UnusableBody:
+    return UnusableBody(f"Workers AI sent a reply larger than {limit} bytes (PROXY_MAX_REPLY_BYTES).")
 
 
 def transport_error(exc: httpx.TransportError) -> ProxyError:
-    detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    """The client hears what kind of failure it was; the details (the upstream URL with the account id,
+    bytes the upstream sent) go to the log only."""
+    log.warning("upstream transport error: %s: %s", type(exc).__name__, exc)
     if isinstance(exc, httpx.ConnectTimeout):
-        return UpstreamTimeout(f"Could not connect to the Workers AI upstream in time ({detail})", retryable=True)
+        return UpstreamTimeout("Could not connect to the Workers AI upstream in time.", retryable=True)
     if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeout(f"The Workers AI upstream did not answer in time ({detail})")
-    return UpstreamUnreachable(f"Could not reach the Workers AI upstream ({detail})")
+        return UpstreamTimeout("The Workers AI upstream did not answer in time.")
+    if isinstance(exc, httpx.ConnectError):
+        return UpstreamUnreachable("Could not connect to the Workers AI upstream.")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return UpstreamUnreachable("The Workers AI upstream closed the connection or sent an invalid HTTP reply.")
+    return UpstreamUnreachable("The connection to the Workers AI upstream failed.")
 
 
 @lru_cache(maxsize=4096)
