@@ -7,17 +7,27 @@ token *is* the Cloudflare token.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import secrets
 
 from app.errors import AuthenticationFailed
 
 
 class ClientAuth:
-    __slots__ = ("_keys", "_server_token")
+    __slots__ = ("_keys", "_server_token", "_tenant_key")
 
     def __init__(self, api_keys: list[str], server_token: str | None) -> None:
         self._keys = [key.encode() for key in api_keys]
         self._server_token = server_token
+        self._tenant_key = secrets.token_bytes(32)  # per process: tenant ids say nothing outside it
+
+    def tenant(self, upstream_token: str) -> str:
+        """Who a failure upstream belongs to: "" for the server's own token; in pass-through mode an opaque
+        id of the caller's token (a keyed hash: the token itself is never kept as a key)."""
+        if self._server_token is not None:
+            return ""
+        return hmac.new(self._tenant_key, upstream_token.encode(), hashlib.sha256).hexdigest()[:32]
 
     def upstream_token(self, authorization: str | None) -> str:
         presented = bearer_token(authorization)

@@ -20,7 +20,7 @@ from app.catalog import Route
 from app.chat.answer import UpstreamAnswer
 from app.chat.choice_stream import ChoiceStream
 from app.dialects import Dialect
-from app.errors import ProxyError, Unavailable, UpstreamError, UpstreamTimeout
+from app.errors import ClientClosedRequest, ProxyError, RequestTimeout, UpstreamError, UpstreamTimeout
 from app.relay import Frames, StreamGuard, answer_frames, choice_frames
 from app.resilience.breaker import Breakers
 from app.resilience.limiter import ConcurrencyLimit, Slot
@@ -38,6 +38,8 @@ class Caller:
 
     token: str
     gateway_headers: dict[str, str] = field(default_factory=dict)
+    tenant: str = ""  # whose breakers a failure counts against ("": the server's token; see ClientAuth.tenant)
+    gone: Callable[[], Awaitable[bool]] | None = None  # True once the client has disconnected
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,12 +133,20 @@ class Calls:
     async def _resilient(self, call: Call, once: Callable[[Slot], Awaitable[T]], *, until_first_byte: bool) -> T:
         """`once` owns the slot it is given. One timer per attempt: the total deadline, or for a stream
         opening, the first byte (the stream's own guard takes over from there)."""
-        breaker = self.breakers.get(call.route.kind, call.route.model_id)
+        breaker = self.breakers.get(call.route.kind, call.route.model_id, call.caller.tenant)
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
             breaker.check()
-            slot = await self.limit.acquire()
+            try:
+                slot = await self.limit.acquire()
+            except BaseException:
+                breaker.abandon()  # overloaded, or the client left while queued: a probe must not stay taken
+                raise
+            if (slot.waited or attempt) and await _client_gone(call.caller):
+                slot.release()
+                breaker.abandon()
+                raise ClientClosedRequest("The client disconnected before the upstream request was sent.")
             bound = min(loop.time() + self.first_byte, call.deadline) if until_first_byte else call.deadline
             try:
                 async with asyncio.timeout_at(bound):
@@ -165,17 +175,29 @@ class Calls:
 
 
 def _upstream_fault(error: ProxyError) -> bool:
-    """Failures that say something about the upstream's health (not the client's request, not our limits)."""
-    return not isinstance(error, Unavailable) and (error.retryable or isinstance(error, UpstreamError))
+    """Failures that say something about the upstream's health: 5xx, unusable replies, timeouts. Not the
+    client's request (4xx), not one caller's credentials, rate limit or quota (401/403/429: another caller's
+    token would do), not our own limits (503s of the proxy)."""
+    return isinstance(error, UpstreamError | RequestTimeout)
+
+
+async def _client_gone(caller: Caller) -> bool:
+    """Checked after a wait (a concurrency slot, a retry's backoff): nobody is left to read the answer."""
+    return caller.gone is not None and await caller.gone()
 
 
 def json_reply(reply: UpstreamReply, dialect: Dialect) -> Any:
+    """The JSON of a successful reply; any failure as a ProxyError, raised where the retry loop sees it
+    (so that `success: false` on an HTTP 200, e.g. a 3040, is retried like the same error on a 429)."""
     if reply.status != 200:
         raise dialect.error(reply.status, reply.body, dict(reply.headers))
     try:
-        return orjson.loads(reply.body)
+        payload = orjson.loads(reply.body)
     except orjson.JSONDecodeError:
         raise UpstreamError("Workers AI returned a reply that is not JSON") from None
+    if isinstance(payload, dict) and payload.get("success") is False:
+        raise dialect.error(200, reply.body, dict(reply.headers))
+    return payload
 
 
 def relayed(endpoint: Endpoint, headers: httpx.Headers) -> dict[str, str]:

@@ -14,6 +14,7 @@
      |    +-- UpstreamUnreachable  502  connection refused/reset, DNS, TLS
      |    +-- UpstreamTimeout      504  no answer in time
      +-- Unavailable           503  the proxy sheds load: circuit open, queue full, shutting down
+     +-- ClientClosedRequest   499  the client left (mid-body, or while queued); nobody reads the answer
      +-- InternalError         500  a bug of ours; the body never carries a traceback
 
 `retryable` says whether trying again (later, or another model) may succeed; the retry loop and the fallback
@@ -150,6 +151,14 @@ class Unavailable(ProxyError):
     status = 503
     error_type = "server_error"
     default_code = "unavailable"
+
+
+class ClientClosedRequest(ProxyError):
+    """nginx's 499: logged at debug, never counted against the upstream."""
+
+    status = 499
+    error_type = "invalid_request_error"
+    default_code = "client_closed_request"
 
 
 class InternalError(ProxyError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 import orjson
@@ -23,8 +24,11 @@ REQUEST_HEADERS = frozenset(
         "cf-aig-event-id",
     }
 )
-# Gateway response headers relayed to the client.
+# Gateway response headers relayed to the client: only well-formed ones. A header name or value that HTTP
+# does not allow (a control character, a line break) would make the server refuse to send the response.
 RESPONSE_PREFIX = "cf-aig-"
+RELAYED_NAME = re.compile(r"cf-aig-[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}", re.IGNORECASE)
+RELAYED_VALUE = re.compile(r"[\t\x20-\x7e]{0,4096}")
 
 
 MAX_METADATA_ENTRIES = 5
@@ -58,4 +62,8 @@ def check_metadata(value: str) -> None:
 
 
 def response_headers(upstream: Iterable[tuple[str, str]]) -> dict[str, str]:
-    return {name: value for name, value in upstream if name.lower().startswith(RESPONSE_PREFIX)}
+    return {
+        name: value
+        for name, value in upstream
+        if name[:7].lower() == RESPONSE_PREFIX and RELAYED_NAME.fullmatch(name) and RELAYED_VALUE.fullmatch(value)
+    }

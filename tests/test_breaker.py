@@ -62,3 +62,23 @@ def test_routes_and_models_have_their_own_breakers() -> None:
     breakers = opened(clock)
     breakers.get("openai", "@cf/meta/m").check()
     breakers.get("native", "@cf/meta/other").check()
+
+
+def test_tenants_have_their_own_breakers() -> None:
+    breakers = Breakers(threshold=1, cooldown=10, clock=Clock())
+    breakers.get("native", "@cf/meta/m", tenant="a").failure()
+    with pytest.raises(CircuitOpen):
+        breakers.get("native", "@cf/meta/m", tenant="a").check()
+    breakers.get("native", "@cf/meta/m", tenant="b").check()
+    breakers.get("native", "@cf/meta/m").check()
+
+
+def test_a_flood_of_tenants_is_bounded_and_keeps_what_it_must_remember(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Breakers, "MAX_KEPT", 100)
+    breakers = Breakers(threshold=1, cooldown=10, clock=Clock())
+    breakers.get("native", "@cf/meta/m", tenant="failing").failure()
+    for i in range(1000):
+        breakers.get("native", "@cf/meta/m", tenant=f"t{i}").success()
+    assert len(breakers) <= 100
+    with pytest.raises(CircuitOpen):
+        breakers.get("native", "@cf/meta/m", tenant="failing").check()

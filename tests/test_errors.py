@@ -147,13 +147,16 @@ def test_gateway_and_openai_style_error_bodies(http: httpx.Client, fake: FakeUps
         Reply(401, {"success": False, "error": [{"code": 2009, "message": "Unauthorized"}]}),
         Reply(400, {"error": {"message": "bad thing", "type": "invalid_request_error"}}),
         Reply(502, body=b"<html>bad gateway</html>", content_type="text/html"),
+        Reply(503, body=b"upstream connect error", content_type="text/plain"),
     )
     first = http.post("/v1/chat/completions", json=CHAT)
     assert first.status_code == 401 and "Unauthorized" in error_of(first)["message"]
     second = http.post("/v1/chat/completions", json=CHAT)
     assert second.status_code == 400 and "bad thing" in error_of(second)["message"]
-    third = http.post("/v1/chat/completions", json=CHAT)
-    assert third.status_code == 502 and "bad gateway" in error_of(third)["message"]
+    third = http.post("/v1/chat/completions", json=CHAT)  # an HTML page is not a message: its bytes stay out
+    assert third.status_code == 502 and error_of(third)["message"] == "Workers AI returned HTTP 502"
+    fourth = http.post("/v1/chat/completions", json=CHAT)  # plain text is Cloudflare's message, kept
+    assert fourth.status_code == 503 and error_of(fourth)["message"] == "upstream connect error"
 
 
 def test_success_false_with_http_200_is_an_error(http: httpx.Client, fake: FakeUpstream) -> None:

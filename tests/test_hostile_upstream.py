@@ -12,7 +12,8 @@ import aiohttp
 import httpx
 
 from tests.conftest import StartProxy
-from tests.fake_upstream import FakeUpstream, Reply, sse
+from tests.fake_upstream import FakeUpstream, Reply, envelope_error, sse
+from tests.raw_upstream import RawUpstream
 
 MODEL = "@cf/meta/llama-3.1-8b-instruct"
 ASK = [{"role": "user", "content": "Hello"}]
@@ -152,3 +153,88 @@ def test_an_endless_sse_line_ends_the_stream_at_the_event_limit(start_proxy: Sta
         and "PROXY_MAX_STREAM_EVENT_BYTES" in last["error"]["message"]
     )
     assert response.text.rstrip().endswith("data: [DONE]")
+
+
+# -- odd errors and headers ------------------------------------------------------------------------
+def test_success_false_on_http_200_is_retried_on_plain_requests_too(
+    start_proxy: StartProxy, fake: FakeUpstream
+) -> None:
+    server = start_proxy(proxy_max_retries=2, proxy_retry_base_delay=0.01)
+    busy = Reply(200, envelope_error(3040, "Capacity temporarily exceeded, please try again."))
+    fake.script(busy, busy)
+    reply = httpx.post(server.url + "/v1/chat/completions", json=CHAT)
+    assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"]
+    fake.script(busy)
+    embedded = httpx.post(server.url + "/v1/embeddings", json={"model": "@cf/baai/bge-small-en-v1.5", "input": "a"})
+    assert embedded.status_code == 200 and len(embedded.json()["data"][0]["embedding"]) == 384
+    assert len(fake.requests) == 5
+
+
+def test_retry_after_values_are_parsed_and_sanitized(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    """Negative, NaN or garbage values are not relayed; an HTTP-date becomes whole seconds (and is honoured:
+    one 120 s away is passed to the client instead of waited for)."""
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    server = start_proxy(proxy_max_retries=3, proxy_retry_base_delay=0.01)
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+    limited = [
+        Reply(429, envelope_error(2003, "Rate limited"), headers={"Retry-After": v}) for v in ("-5", "NaN", "soon")
+    ]
+    fake.script(
+        *[r for r in limited for _ in range(4)],
+        Reply(429, envelope_error(2003, "Rate limited"), headers={"Retry-After": later}),
+    )
+    for _ in limited:
+        response = httpx.post(server.url + "/v1/chat/completions", json=CHAT)
+        assert response.status_code == 429 and "retry-after" not in response.headers
+    before = len(fake.requests)
+    dated = httpx.post(server.url + "/v1/chat/completions", json=CHAT)
+    assert dated.status_code == 429 and 100 <= int(dated.headers["retry-after"]) <= 120
+    assert len(fake.requests) == before + 1  # not retried: the upstream asked for two minutes
+
+
+def test_a_relayed_gateway_header_with_a_control_character_is_dropped(start_proxy: StartProxy) -> None:
+    """Regression: an upstream `cf-aig-*` header the HTTP server cannot write made the proxy send nothing."""
+    bad = b"cf-aig-log-id: ok-123\r\ncf-aig-event-id: a\x01b\r\ncf-aig-step: x\x7fy\r\n"
+    answer = b'{"result": {"response": "hi"}, "success": true}'
+    events = sse({"response": "hi"}) + sse(b"[DONE]")
+    plain = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + bad
+    plain += b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(answer) + answer
+    streamed = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n" + bad
+    streamed += b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(events) + events
+    with RawUpstream(plain, streamed) as raw:
+        server = start_proxy(cloudflare_gateway_id="gw-main", cloudflare_gateway_base=raw.base_url)
+        whole = httpx.post(server.url + "/v1/chat/completions", json=CHAT)
+        assert whole.status_code == 200 and whole.headers["cf-aig-log-id"] == "ok-123"
+        assert "cf-aig-event-id" not in whole.headers and "cf-aig-step" not in whole.headers
+        stream = httpx.post(server.url + "/v1/chat/completions", json={**CHAT, "stream": True})
+        assert stream.status_code == 200 and stream.headers["cf-aig-log-id"] == "ok-123"
+        assert "cf-aig-event-id" not in stream.headers and stream.text.rstrip().endswith("[DONE]")
+
+
+def test_an_html_431_is_a_client_error_that_never_opens_the_breaker(
+    start_proxy: StartProxy, fake: FakeUpstream
+) -> None:
+    server = start_proxy(proxy_breaker_threshold=1)
+    page = b"<html><head><title>431 Request Header Fields Too Large</title></head><body>cloudflare-nginx</body></html>"
+    fake.script(*[Reply(431, body=page, content_type="text/html")] * 2)
+    for _ in range(2):
+        response = httpx.post(server.url + "/v1/chat/completions", json=CHAT)
+        assert response.status_code == 431 and response.json()["error"]["type"] == "invalid_request_error"
+        assert "<html>" not in response.text
+    assert httpx.post(server.url + "/v1/chat/completions", json=CHAT).status_code == 200
+
+
+def test_a_502_names_neither_the_upstream_url_nor_its_bytes(start_proxy: StartProxy) -> None:
+    """A reply that is not valid HTTP: the client learns that; the account id and raw bytes stay in the log."""
+    from tests.fake_upstream import ACCOUNT
+
+    broken = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Bytes: \x00\xfe RAW-UPSTREAM-BYTES\r\n\r\nhello"
+    with RawUpstream(broken) as raw:
+        server = start_proxy(cloudflare_api_base=raw.base_url)
+        for body in (CHAT, {**CHAT, "stream": True}):
+            response = httpx.post(server.url + "/v1/chat/completions", json=body)
+            assert response.status_code == 502, response.text
+            for secret in (ACCOUNT, "RAW-UPSTREAM", "127.0.0.1", "/client/v4"):
+                assert secret not in response.text

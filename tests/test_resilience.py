@@ -259,6 +259,38 @@ def test_open_breaker_falls_back(start_proxy: StartProxy, fake: FakeUpstream) ->
     assert [r.path.endswith(MODEL) for r in fake.requests] == [False, True, True]  # BIG's breaker is open
 
 
+def test_pass_through_tenants_do_not_share_breakers(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    """Regression: one tenant's own rate limit opened the model's breaker, and every other tenant got 503
+    `circuit_open`. A caller's 401/403/429 never counts against the upstream; in pass-through mode even the
+    upstream failures one tenant sees open only that tenant's breaker."""
+    from tests.fake_upstream import TOKEN
+
+    server = start_proxy(cloudflare_api_token=None, proxy_breaker_threshold=2, proxy_breaker_cooldown=60)
+    other = {"Authorization": "Bearer other-tenants-token"}
+    own = {"Authorization": f"Bearer {TOKEN}"}
+    limited = Reply(429, envelope_error(2003, "Rate limited"), headers={"Retry-After": "1"})
+    fake.script(limited, limited, limited, Reply(401, envelope_error(10000, "Authentication error")))
+    for _ in range(4):
+        assert httpx.post(server.url + "/v1/chat/completions", json=CHAT, headers=other).status_code in (429, 401)
+    assert httpx.post(server.url + "/v1/chat/completions", json=CHAT, headers=own).status_code == 200
+    # upstream failures: the tenant that saw them is failed fast, the other one is still served
+    fake.script(*[Reply(502, envelope_error(1000, "bad gateway"))] * 2)
+    for _ in range(2):
+        assert httpx.post(server.url + "/v1/chat/completions", json=CHAT, headers=other).status_code == 502
+    fast = httpx.post(server.url + "/v1/chat/completions", json=CHAT, headers=other)
+    assert fast.status_code == 503 and fast.json()["error"]["code"] == "circuit_open"
+    assert "other-tenants-token" not in fast.text
+    assert httpx.post(server.url + "/v1/chat/completions", json=CHAT, headers=own).status_code == 200
+
+
+def test_a_server_tokens_rate_limits_do_not_open_the_breaker(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy(proxy_breaker_threshold=1)
+    fake.script(*[Reply(429, envelope_error(3040, "Capacity temporarily exceeded"))] * 3)
+    for _ in range(3):
+        assert httpx.post(server.url + "/v1/chat/completions", json=CHAT).status_code == 429
+    assert httpx.post(server.url + "/v1/chat/completions", json=CHAT).status_code == 200
+
+
 # -- load ----------------------------------------------------------------------------------------
 def test_concurrency_limit_queues_then_sheds(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     server = start_proxy(proxy_max_concurrency=1, proxy_queue_timeout=0.3)

@@ -35,7 +35,7 @@ def authenticated(request: Request) -> tuple[Proxy, Caller]:
     if found.drain.draining:
         raise Unavailable("The proxy is shutting down.", code="shutting_down", headers={"Retry-After": "5"})
     token = found.auth.upstream_token(request.headers.get("authorization"))
-    if not found.uses_gateway:  # the headers would not be forwarded anyway
-        return found.proxy, Caller(token)
-    headers = gateway.request_headers(found.gateway_defaults, request.headers.items())
-    return found.proxy, Caller(token, headers)
+    tenant = found.auth.tenant(token)
+    # the headers would not be forwarded on a direct route anyway
+    headers = gateway.request_headers(found.gateway_defaults, request.headers.items()) if found.uses_gateway else {}
+    return found.proxy, Caller(token, headers, tenant, request.is_disconnected)

@@ -9,6 +9,9 @@ otherwise the upstream's HTTP status does.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
+import math
+import re
 from typing import Any
 
 import orjson
@@ -69,15 +72,26 @@ ERROR_BY_STATUS: dict[int, type[ProxyError]] = {
 }
 
 MAX_MESSAGE = 2000
+MAX_RETRY_AFTER = 86_400  # a day: beyond that a relayed value is the upstream's mistake
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def upstream_error(status: int, body: bytes, headers: dict[str, str]) -> ProxyError:
     try:
         payload: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
-        payload = body.decode("utf-8", "replace").strip()[:MAX_MESSAGE]
+        payload = _plain_text(body, headers.get("content-type", ""))
     return error_from_payload(status, payload, headers)
+
+
+def _plain_text(body: bytes, content_type: str) -> str:
+    """A plain-text error body is Cloudflare's message; an HTML page (a proxy's or a load balancer's error
+    page) is not a message, and its bytes stay out of the reply."""
+    text = body.decode("utf-8", "replace").strip()
+    if "html" in content_type.lower() or text.startswith("<"):
+        return ""
+    return CONTROL_CHARACTERS.sub(" ", text[:MAX_MESSAGE])
 
 
 def error_from_payload(status: int, payload: Any, headers: dict[str, str]) -> ProxyError:
@@ -90,17 +104,39 @@ def error_from_payload(status: int, payload: Any, headers: dict[str, str]) -> Pr
     if error_class is None:
         error_class = ERROR_BY_STATUS.get(status)
     if error_class is None:
-        # 5xx keep their status; anything else unexpected is the gateway's problem to report
+        # 5xx keep their status; any other 4xx (405, 415, 431, ...) refused the request as sent, which the
+        # client shaped; anything else unexpected is the gateway's problem to report
         if 500 <= status <= 599:
             return UpstreamError(message, status=status, retryable=status in TRANSIENT_STATUSES)
+        if 400 <= status <= 499:
+            return InvalidRequest(message, status=status, code="upstream_refused_request")
         return UpstreamError(message, retryable=False)  # e.g. a redirect: trying again changes nothing
     extra_headers: dict[str, str] = {}
+    retry_after = retry_after_seconds(headers.get("retry-after"))
     if error_class is QuotaExhausted:
         extra_headers["Retry-After"] = str(seconds_until_utc_midnight())
-    elif "retry-after" in headers:
-        extra_headers["Retry-After"] = headers["retry-after"]
+    elif retry_after is not None:
+        extra_headers["Retry-After"] = str(retry_after)
     keep_status = error_class in (InvalidRequest, NotFound) and 400 <= status <= 499
     return error_class(message, status=status if keep_status else None, headers=extra_headers)
+
+
+def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> int | None:
+    """A Retry-After header in either of its forms (RFC 9110 10.2.3), delay-seconds or an HTTP-date, as whole
+    seconds from now in 0..MAX_RETRY_AFTER; None when absent or not a valid value (negative, NaN, garbage)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return min(int(text), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" in an HTTP-date means UTC as well
+        when = when.replace(tzinfo=dt.UTC)
+    seconds = (when - (now or dt.datetime.now(dt.UTC))).total_seconds()
+    return min(max(0, math.ceil(seconds)), MAX_RETRY_AFTER)
 
 
 def _code_and_message(payload: Any) -> tuple[int | None, str]:

@@ -2,6 +2,10 @@
 
 closed --threshold consecutive failures--> open --cooldown--> half-open (one probe) --success--> closed
                                              ^------------------------ failure ---------------/
+
+In pass-through mode every tenant (Cloudflare token) has breakers of its own: what one tenant's account
+suffers must not make the proxy refuse anyone else. Which failures count is the caller's decision
+(`app.calls`): only those that say something about the upstream's health.
 """
 
 from __future__ import annotations
@@ -57,18 +61,37 @@ class CircuitBreaker:
             self._opened_at = self._clock()
             self._probing = False
 
+    @property
+    def pristine(self) -> bool:
+        """Nothing to remember: a new breaker would behave the same."""
+        return self._failures == 0 and self._opened_at is None and not self._probing
+
 
 class Breakers:
+    MAX_KEPT = 10_000  # tenants x models; past this, breakers with nothing to remember are forgotten
+
     def __init__(self, threshold: int, cooldown: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._threshold = threshold
         self._cooldown = cooldown
         self._clock = clock
-        self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
+        self._breakers: dict[tuple[str, str, str], CircuitBreaker] = {}
 
-    def get(self, kind: str, model_id: str) -> CircuitBreaker:
-        key = (kind, model_id)
+    def get(self, kind: str, model_id: str, tenant: str = "") -> CircuitBreaker:
+        """`tenant` is empty with the server's own token, else an opaque id of the caller's token."""
+        key = (tenant, kind, model_id)
         breaker = self._breakers.get(key)
         if breaker is None:
+            if len(self._breakers) >= self.MAX_KEPT:
+                self._forget()
             name = model_id if kind == "native" else f"{model_id} ({kind} route)"
             breaker = self._breakers[key] = CircuitBreaker(name, self._threshold, self._cooldown, self._clock)
         return breaker
+
+    def __len__(self) -> int:
+        return len(self._breakers)
+
+    def _forget(self) -> None:
+        kept = {key: breaker for key, breaker in self._breakers.items() if not breaker.pristine}
+        if len(kept) >= self.MAX_KEPT // 2:  # a flood of failing tenants: the oldest go first
+            kept = dict(list(kept.items())[-(self.MAX_KEPT // 2) :])
+        self._breakers = kept

@@ -15,11 +15,12 @@ class Overloaded(Unavailable):
 class Slot:
     """One in-flight upstream request; released exactly once, however many times release() is called."""
 
-    __slots__ = ("_limit", "_released")
+    __slots__ = ("_limit", "_released", "waited")
 
-    def __init__(self, limit: ConcurrencyLimit) -> None:
+    def __init__(self, limit: ConcurrencyLimit, *, waited: bool = False) -> None:
         self._limit = limit
         self._released = False
+        self.waited = waited  # it was queued for: the client may have left meanwhile
 
     def release(self) -> None:
         if not self._released:
@@ -43,7 +44,7 @@ class ConcurrencyLimit:
             await asyncio.wait_for(asyncio.shield(waiter), self._queue_timeout)
         except TimeoutError:
             if waiter.done() and not waiter.cancelled():
-                return Slot(self)  # granted just as the wait ran out
+                return Slot(self, waited=True)  # granted just as the wait ran out
             waiter.cancel()
             raise Overloaded(
                 "The proxy is at its limit of upstream requests (PROXY_MAX_CONCURRENCY); try again shortly.",
@@ -54,7 +55,7 @@ class ConcurrencyLimit:
                 self._release()  # granted, but the requester is gone: pass it on
             waiter.cancel()
             raise
-        return Slot(self)
+        return Slot(self, waited=True)
 
     def _release(self) -> None:
         while self._waiters:
