@@ -17,6 +17,7 @@ PROVIDER_MODEL = re.compile(r"[a-z0-9][a-z0-9-]*/[A-Za-z0-9][A-Za-z0-9._:-]*(?:/
 # Never part of any model name, and dangerous in a URL path: percent-escapes, query, fragment, backslash,
 # whitespace and control characters.
 UNSAFE_NAME = re.compile(r"[%?#\\\s\x00-\x1f\x7f]")
+MAX_MODEL_NAME = 256  # Workers AI ids are under 100 characters; URLs have a length limit of their own
 EXAMPLE_CHAT_MODEL = "@cf/meta/llama-3.1-8b-instruct"
 DEFAULT_EMBEDDING_BATCH = 100  # `text` maxItems in every Workers AI embedding schema
 
@@ -60,6 +61,10 @@ class Catalog:
         self._kinds = dict(kinds or {})  # model or alias -> upstream route, from the config file
 
     def resolve(self, name: str) -> Route:
+        if len(name) > MAX_MODEL_NAME:
+            raise InvalidRequest(
+                f"Invalid model name: longer than {MAX_MODEL_NAME} characters.", param="model", code="invalid_value"
+            )
         if UNSAFE_NAME.search(name) or ".." in name:
             raise InvalidRequest(
                 f"Invalid model name {name!r}: model names use letters, digits, '.', '_', '-', ':', '@' and '/'.",

@@ -20,6 +20,14 @@ EmbedBatch = Callable[[list[str]], Awaitable[list[list[float]]]]
 
 
 @dataclass(frozen=True, slots=True)
+class InputLimits:
+    """What one request may ask for: upstream calls and reply size grow with both."""
+
+    max_inputs: int  # OpenAI's own limit is 2048
+    max_chars: int  # all inputs together
+
+
+@dataclass(frozen=True, slots=True)
 class EmbeddingJob:
     route: Route
     texts: list[str]
@@ -28,8 +36,10 @@ class EmbeddingJob:
     dimensions: int | None
 
     @classmethod
-    def plan(cls, request: EmbeddingRequest, route: Route, model: EmbeddingModel | None) -> EmbeddingJob:
-        texts = input_texts(request.input)
+    def plan(
+        cls, request: EmbeddingRequest, route: Route, model: EmbeddingModel | None, limits: InputLimits
+    ) -> EmbeddingJob:
+        texts = input_texts(request.input, limits)
         if request.dimensions is not None and model is not None and request.dimensions != model.dimensions:
             raise InvalidRequest(
                 f"{route.requested} returns {model.dimensions}-dimensional embeddings and cannot shorten "
@@ -85,13 +95,21 @@ class EmbeddingJob:
         return [vector for task in tasks for vector in task.result()]
 
 
-def input_texts(value: str | list[str | int | list[int]]) -> list[str]:
+def input_texts(value: str | list[str | int | list[int]], limits: InputLimits) -> list[str]:
     if isinstance(value, str):
         texts: list[str | int | list[int]] = [value]
     else:
         texts = value
     if not texts:
         raise InvalidRequest("'input' must not be empty.", param="input")
+    if len(texts) > limits.max_inputs:
+        raise InvalidRequest(
+            f"'input' holds {len(texts)} items; at most {limits.max_inputs} are accepted per request "
+            "(PROXY_EMBEDDINGS_MAX_INPUTS).",
+            param="input",
+            code="too_many_inputs",
+        )
+    chars = 0
     for item in texts:
         if not isinstance(item, str):
             raise InvalidRequest(
@@ -102,6 +120,13 @@ def input_texts(value: str | list[str | int | list[int]]) -> list[str]:
             )
         if not item:
             raise InvalidRequest("'input' must not contain empty strings.", param="input")
+        chars += len(item)
+        if chars > limits.max_chars:
+            raise InvalidRequest(
+                f"'input' holds more than {limits.max_chars} characters in all (PROXY_EMBEDDINGS_MAX_CHARS).",
+                param="input",
+                code="input_too_large",
+            )
     return texts  # type: ignore[return-value]  # every item checked to be a str above
 
 

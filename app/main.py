@@ -30,6 +30,7 @@ from app.resilience.breaker import Breakers
 from app.resilience.limiter import ConcurrencyLimit
 from app.resilience.retry import RetryPolicy
 from app.settings import Settings, load_settings
+from app.upstream.addresses import AddressPolicy, is_public
 from app.upstream.client import UpstreamClient
 from app.upstream.fetch import ImageFetcher
 from app.upstream.targets import Targets
@@ -38,8 +39,15 @@ from app.upstream.transport import AiohttpTransport
 log = logging.getLogger("workers_ai_proxy")
 
 
-def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
-    """Build the app; `transport` lets tests put an `httpx.MockTransport` in place of the network."""
+def create_app(
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    image_policy: AddressPolicy = is_public,
+) -> FastAPI:
+    """Build the app. Seams for tests: `transport` puts an `httpx.MockTransport` in place of the network;
+    `image_policy` says which addresses image URLs may reach (public ones only, unless a test says which
+    loopback addresses to treat as public)."""
     server_token = settings.cloudflare_api_token.get_secret_value() if settings.cloudflare_api_token else None
     if settings.proxy_emulator and server_token is None:
         server_token = EMULATOR_TOKEN
@@ -77,6 +85,7 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
                 settings.proxy_image_max_bytes,
                 settings.proxy_image_fetch_timeout,
                 allow_private=settings.proxy_image_allow_private_urls,
+                policy=image_policy,
             )
             stack.push_async_callback(images.aclose)
             kinds = {name: model.upstream for name, model in settings.models.items() if model.upstream}

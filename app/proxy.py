@@ -20,7 +20,7 @@ from app.chat.plan import OutputPlan
 from app.chat.request import check_chat_request, check_completion_request, output_plan, stop_sequences
 from app.dialects import REGISTRY
 from app.dialects.common import unwrap_result
-from app.embedding_batches import EmbeddingJob
+from app.embedding_batches import EmbeddingJob, InputLimits
 from app.errors import InvalidRequest, ModelNotFound, NotFound, ProxyError
 from app.model_catalogue import CHAT, EMBEDDINGS, CatalogueEntry, ModelCatalogue
 from app.protocol.chat import ChatCompletionRequest
@@ -66,15 +66,18 @@ class Proxy:
     async def chat(self, request: ChatCompletionRequest, caller: Caller) -> Reply:
         primary = self.catalog.resolve(request.model)
         self._check_task(primary, CHAT, "/v1/chat/completions")
-        check_chat_request(request, primary, self.settings.proxy_max_n)
+        limits = self.settings
+        check_chat_request(request, primary, limits.proxy_max_n, limits.proxy_max_images)
         if has_remote_images(request):
             if self.fetch_image is None:
                 raise InvalidRequest("Image URLs are not fetched by this proxy; send data: URLs.", param="messages")
-            request = await inline_remote_images(request, self.fetch_image)
+            request = await inline_remote_images(
+                request, self.fetch_image, limits.proxy_image_max_total_bytes, limits.proxy_image_max_bytes
+            )
 
         def can_serve(route: Route) -> None:  # raises for a fallback that cannot take the same request
             self._check_task(route, CHAT, "/v1/chat/completions")
-            check_chat_request(request, route, self.settings.proxy_max_n)
+            check_chat_request(request, route, limits.proxy_max_n, limits.proxy_max_images)
 
         return await self._with_fallbacks(
             primary, can_serve, lambda route, deadline: self._chat(request, route, caller, deadline)
@@ -142,7 +145,8 @@ class Proxy:
         """Retried, never falling back: another model's vectors would not compare with this one's."""
         route = self.catalog.resolve(request.model)
         self._check_task(route, EMBEDDINGS, "/v1/embeddings")
-        job = EmbeddingJob.plan(request, route, self.catalog.embedding_model(route.model_id))
+        limits = InputLimits(self.settings.proxy_embeddings_max_inputs, self.settings.proxy_embeddings_max_chars)
+        job = EmbeddingJob.plan(request, route, self.catalog.embedding_model(route.model_id), limits)
         endpoint = self.targets.embeddings(route.kind, route.model_id)
         call = self._call(route, endpoint, caller, self._deadline())
         relayed: dict[str, str] = {}

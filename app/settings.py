@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     proxy_image_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     proxy_image_fetch_timeout: float = Field(default=10.0, gt=0)
     proxy_image_allow_private_urls: bool = False
+    proxy_embeddings_max_inputs: int = Field(default=2048, ge=1)
+    proxy_embeddings_max_chars: int = Field(default=2_000_000, ge=1)
+    proxy_max_images: int = Field(default=16, ge=0)
+    proxy_image_max_total_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
     proxy_connect_timeout: float = Field(default=5.0, gt=0)
     proxy_first_byte_timeout: float = Field(default=120.0, gt=0)
     proxy_idle_timeout: float = Field(default=60.0, gt=0)

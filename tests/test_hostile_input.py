@@ -127,6 +127,58 @@ def test_undecodable_bodies_are_400s(http: httpx.Client, fake: FakeUpstream, bod
     assert fake.requests == []
 
 
+# -- work and memory per request are bounded ----------------------------------------------------
+def test_too_many_embedding_inputs_are_a_400_before_any_upstream_call(http: httpx.Client, fake: FakeUpstream) -> None:
+    """Regression: 100,000 inputs in one 500 KB request became 1,000 upstream calls and a 3.4 GB peak."""
+    many = {"model": "@cf/baai/bge-small-en-v1.5", "input": ["hi"] * 100_000}
+    error = assert_openai_error(http.post("/v1/embeddings", json=many), 400, param="input")
+    assert "2048" in error["message"] and error["code"] == "too_many_inputs"
+    at_limit = http.post("/v1/embeddings", json={**many, "input": ["hi"] * 2048})
+    assert at_limit.status_code == 200 and len(at_limit.json()["data"]) == 2048
+    assert len(fake.requests) == 21  # 2048 inputs in batches of 100
+
+
+def test_too_much_embedding_text_is_a_400(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy(proxy_embeddings_max_chars=1000)
+    body = {"model": "@cf/baai/bge-small-en-v1.5", "input": ["x" * 400] * 3}
+    error = assert_openai_error(httpx.post(server.url + "/v1/embeddings", json=body), 400, param="input")
+    assert "PROXY_EMBEDDINGS_MAX_CHARS" in error["message"]
+    assert fake.requests == []
+
+
+def test_too_many_images_is_a_400_naming_the_first_part_over(http: httpx.Client, fake: FakeUpstream) -> None:
+    pixel = "data:image/png;base64,iVBORw0KGgo="
+    parts = [{"type": "text", "text": "Compare"}] + [{"type": "image_url", "image_url": {"url": pixel}}] * 17
+    body = {"model": "@cf/meta/llama-4-scout-17b-16e-instruct", "messages": [{"role": "user", "content": parts}]}
+    error = assert_openai_error(http.post("/v1/chat/completions", json=body), 400, param="messages[0].content[17]")
+    assert "PROXY_MAX_IMAGES" in error["message"]
+    assert fake.requests == []
+
+
+def test_remote_images_beyond_the_total_budget_are_a_400(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    """Regression: 30 image URLs of 15 MB built a 629 MB upstream body. Images are fetched from one budget."""
+    from tests.test_ssrf import ImageServer
+
+    server = start_proxy(proxy_image_allow_private_urls=True, proxy_image_max_total_bytes=200)
+    with ImageServer() as images:
+        url = f"http://127.0.0.1:{images.port}/img.png"  # 72 bytes each
+        parts = [{"type": "image_url", "image_url": {"url": url}}] * 4
+        body = {"model": "@cf/meta/llama-4-scout-17b-16e-instruct", "messages": [{"role": "user", "content": parts}]}
+        error = assert_openai_error(httpx.post(server.url + "/v1/chat/completions", json=body), 400)
+        assert error["code"] == "images_too_large" and error["param"].startswith("messages[0].content[")
+        body["messages"][0]["content"] = parts[:2]  # type: ignore[index]
+        assert httpx.post(server.url + "/v1/chat/completions", json=body).status_code == 200
+    assert len(fake.requests) == 1
+
+
+def test_an_overlong_model_name_is_a_400(http: httpx.Client, fake: FakeUpstream) -> None:
+    """Regression: a model name of ~65,000 characters was a 500 with a traceback."""
+    for name in ("@cf/meta/" + "a" * 70_000, "x" * 300, "@cf/meta/" + "b" * 250):
+        for path, body in (("/v1/chat/completions", {"messages": ASK}), ("/v1/embeddings", {"input": "hi"})):
+            assert_openai_error(http.post(path, json={**body, "model": name}), 400, param="model")
+    assert fake.requests == []
+
+
 def nested_schema(depth: int) -> str:
     """A JSON schema `depth` objects deep (two JSON levels each), built as text: encoders stop far sooner."""
     opening = '{"type": "object", "required": ["a"], "properties": {"a": ' * depth

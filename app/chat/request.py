@@ -16,12 +16,12 @@ MAX_TEXT_CHARS = 8 * 1024 * 1024  # all the text of a request's messages; images
 IMAGE_URL_SCHEMES = ("data:", "http://", "https://")
 
 
-def check_chat_request(request: ChatCompletionRequest, route: Route, max_n: int) -> None:
+def check_chat_request(request: ChatCompletionRequest, route: Route, max_n: int, max_images: int) -> None:
     _check_unsupported(request.logprobs, request.top_logprobs, request.logit_bias)
     check_n(request.n, max_n)
     stop_sequences(request.stop)
     _check_tools(request, route)
-    text = 0
+    text = images = 0
     for m, message in enumerate(request.messages):
         if isinstance(message.content, str):
             text += len(message.content)
@@ -29,6 +29,13 @@ def check_chat_request(request: ChatCompletionRequest, route: Route, max_n: int)
             for p, part in enumerate(message.content):
                 _check_part(part, f"messages[{m}].content[{p}]", route)
                 text += len(part.text or "")
+                images += part.type == "image_url"
+                if images > max_images:
+                    raise InvalidRequest(
+                        f"A request may carry at most {max_images} images (PROXY_MAX_IMAGES).",
+                        param=f"messages[{m}].content[{p}]",
+                        code="too_many_images",
+                    )
     if text > MAX_TEXT_CHARS:
         raise InvalidRequest(f"The messages hold more than {MAX_TEXT_CHARS} characters of text.", param="messages")
 

@@ -1,29 +1,42 @@
 """Fetching images named by URL in a request, without letting a client reach what it should not.
 
-Only public addresses are fetched: every host is resolved first and refused if any of its addresses is
-loopback, private, link-local (cloud metadata lives there), shared, reserved or multicast, and the
-connection then goes to the checked address (a second, different DNS answer cannot slip in). Redirects are
-followed by hand, each hop checked again. Size, content type and time are capped.
+Three checks, each covering what the one before may miss: the URL as the client will read it
+(`app.upstream.addresses`: normalized host, IP literals in every spelling); every address a name resolves to;
+and, last, the address each socket is about to connect to (the connector's socket factory sees IP literals
+and resolved names alike, and no second DNS answer can slip in after the check). Redirects are followed by
+hand, each hop checked again. Size (per image and for all images of a request), content type, encoding and
+time are capped. Why a fetch was refused goes to the debug log; the client hears one message for every
+refusal, so that answers cannot be used to map what is reachable from the proxy.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import errno
+import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from app.upstream.addresses import AddressPolicy, IPAddress, NotAllowed, check_url, is_public, parse_address
+
+log = logging.getLogger("workers_ai_proxy")
+AddrInfo = tuple[Any, Any, int, str, tuple[Any, ...]]  # as aiohappyeyeballs hands it to a socket factory
 MAX_REDIRECTS = 3
 ACCEPTED_TYPES = ("image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif")
 
 
 class FetchRefused(Exception):
-    """Why an image URL was not fetched, in words fit for the client."""
+    """An image URL that was not fetched. The reason is for the log only."""
+
+
+class BudgetExceeded(Exception):
+    """The images of one request add up to more than the request may inline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +45,24 @@ class FetchedImage:
     data: bytes
 
 
-def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+class ImageBudget:
+    """Bytes all the images of one request may still take (fetched concurrently, from one budget)."""
+
+    __slots__ = ("remaining", "total")
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.remaining = total
+
+    def take(self, size: int) -> None:
+        self.remaining -= size
+        if self.remaining < 0:
+            raise BudgetExceeded
 
 
-class _PublicOnlyResolver(AbstractResolver):
-    def __init__(self, allow_private: bool) -> None:
-        self._allow_private = allow_private
+class _CheckingResolver(AbstractResolver):
+    def __init__(self, allowed: AddressPolicy) -> None:
+        self._allowed = allowed
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -50,12 +71,13 @@ class _PublicOnlyResolver(AbstractResolver):
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, family=family)
         except OSError as exc:
-            raise FetchRefused(f"the host {host} could not be resolved") from exc
+            raise FetchRefused(f"{host} could not be resolved") from exc
         results: list[ResolveResult] = []
         for family_, _, proto, _, sockaddr in infos:
             address = str(sockaddr[0])
-            if not self._allow_private and not is_public(address):
-                raise FetchRefused(f"the host {host} resolves to a non-public address")
+            parsed = parse_address(address)
+            if parsed is None or not self._allowed(parsed):
+                raise FetchRefused(f"{host} resolves to the non-public address {address}")
             results.append(
                 {
                     "hostname": host,
@@ -72,60 +94,88 @@ class _PublicOnlyResolver(AbstractResolver):
         return None
 
 
+def _checking_socket_factory(allowed: AddressPolicy) -> Callable[[AddrInfo], socket.socket]:
+    """The connector's socket factory: the address connected to is the address checked."""
+
+    def make(addr_info: AddrInfo) -> socket.socket:
+        family, kind, proto, _, sockaddr = addr_info
+        address = parse_address(str(sockaddr[0]))
+        if address is None or not allowed(address):
+            raise OSError(errno.EACCES, f"refused to connect to the non-public address {sockaddr[0]}")
+        return socket.socket(family=family, type=kind, proto=proto)
+
+    return make
+
+
+def _anything(address: IPAddress) -> bool:
+    return True
+
+
 class ImageFetcher:
-    def __init__(self, max_bytes: int, timeout: float, allow_private: bool = False) -> None:
-        self._max_bytes = max_bytes
-        self._allow_private = allow_private
+    def __init__(
+        self, max_bytes: int, timeout: float, allow_private: bool = False, policy: AddressPolicy = is_public
+    ) -> None:
+        """`policy` says which addresses may be reached (tests inject one); `allow_private` lifts it."""
+        self.max_bytes = max_bytes
+        self._allowed = _anything if allow_private else policy
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(resolver=_PublicOnlyResolver(allow_private), limit=64, use_dns_cache=False),
+            connector=aiohttp.TCPConnector(
+                resolver=_CheckingResolver(self._allowed),
+                limit=64,
+                use_dns_cache=False,
+                socket_factory=_checking_socket_factory(self._allowed),
+            ),
             timeout=aiohttp.ClientTimeout(total=timeout),
+            auto_decompress=False,  # images are compressed already; an encoded body is refused
             trust_env=False,
         )
 
-    async def fetch(self, url: str) -> FetchedImage:
-        for _ in range(MAX_REDIRECTS + 1):
-            self._check_url(url)
-            try:
-                async with self._session.get(url, allow_redirects=False, headers={"Accept": "image/*"}) as response:
-                    if response.status in (301, 302, 303, 307, 308) and "Location" in response.headers:
-                        url = urljoin(url, response.headers["Location"])
-                        continue
-                    return await self._read(response)
-            except FetchRefused:
-                raise
-            except TimeoutError as exc:
-                raise FetchRefused("fetching it timed out") from exc
-            except (aiohttp.ClientError, OSError, ValueError) as exc:
-                raise FetchRefused(f"it could not be fetched ({type(exc).__name__})") from exc
-        raise FetchRefused("it redirects too many times")
+    async def fetch(self, url: str, budget: ImageBudget | None = None) -> FetchedImage:
+        try:
+            return await self._fetch(url, budget)
+        except FetchRefused as exc:
+            log.debug("image URL refused: %s", exc)
+            raise
+        except NotAllowed as exc:
+            log.debug("image URL refused: %s", exc)
+            raise FetchRefused(str(exc)) from None
+        except TimeoutError:
+            log.debug("image URL refused: the fetch timed out")
+            raise FetchRefused("timed out") from None
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            log.debug("image URL refused: %s: %s", type(exc).__name__, exc)
+            raise FetchRefused(type(exc).__name__) from None
 
     async def aclose(self) -> None:
         await self._session.close()
 
-    def _check_url(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise FetchRefused("only http and https URLs are fetched")
-        if parts.username or parts.password:
-            raise FetchRefused("URLs with credentials are not fetched")
-        try:
-            literal: Any = ipaddress.ip_address(parts.hostname)
-        except ValueError:
-            return  # a name: checked when it is resolved
-        if not self._allow_private and not is_public(str(literal)):
-            raise FetchRefused("it points at a non-public address")
+    async def _fetch(self, url: str, budget: ImageBudget | None) -> FetchedImage:
+        target = check_url(url, self._allowed).url
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = {"Accept": "image/*", "Accept-Encoding": "identity"}
+            async with self._session.get(target, allow_redirects=False, headers=headers) as response:
+                location = response.headers.get("Location")
+                if response.status in (301, 302, 303, 307, 308) and location:
+                    target = check_url(str(target.join(yarl.URL(location))), self._allowed).url
+                    continue
+                return await self._read(response, budget)
+        raise FetchRefused("too many redirects")
 
-    async def _read(self, response: aiohttp.ClientResponse) -> FetchedImage:
+    async def _read(self, response: aiohttp.ClientResponse, budget: ImageBudget | None) -> FetchedImage:
         if response.status != 200:
-            raise FetchRefused(f"the server answered HTTP {response.status}")
+            raise FetchRefused(f"HTTP {response.status}")
         content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         if content_type not in ACCEPTED_TYPES:
-            raise FetchRefused(f"its content type {content_type or '(none)'} is not a PNG, JPEG, WebP or GIF image")
-        if response.content_length is not None and response.content_length > self._max_bytes:
-            raise FetchRefused(f"it is larger than {self._max_bytes} bytes")
+            raise FetchRefused(f"content type {content_type[:60] or '(none)'}")
+        if response.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+            raise FetchRefused("a content-encoded body")
+        if response.content_length is not None and response.content_length > self.max_bytes:
+            raise FetchRefused(f"larger than {self.max_bytes} bytes")
         data = bytearray()
         async for chunk in response.content.iter_chunked(65536):
             data += chunk
-            if len(data) > self._max_bytes:
-                raise FetchRefused(f"it is larger than {self._max_bytes} bytes")
+            if len(data) > self.max_bytes:
+                raise FetchRefused(f"larger than {self.max_bytes} bytes")
+            if budget is not None:
+                budget.take(len(chunk))
         return FetchedImage("image/jpeg" if content_type == "image/jpg" else content_type, bytes(data))
