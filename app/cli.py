@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
-import math
 import os
 import sys
 from typing import Any
 
 from app import __version__
+from app.server.limits import raise_open_file_limit
+from app.server.options import uvicorn_options
 from app.settings import ConfigError, load_settings
 
 ENVIRONMENT_HELP = """\
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         f"workers-ai-proxy {__version__}: OpenAI API on http://{settings.proxy_host}:{settings.proxy_port}/v1",
         file=sys.stderr,
     )
+    raise_open_file_limit()  # before the workers start: they inherit it
     uvicorn.run(
         "app.main:create_app_from_env",
         factory=True,
@@ -99,12 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         log_level=settings.proxy_log_level,
         log_config=log_config(settings.proxy_log_level),
         access_log=settings.proxy_log_level == "debug",
-        loop="auto",
-        http="auto",
-        timeout_keep_alive=60,
-        # streams get PROXY_DRAIN_TIMEOUT to finish, then an error frame; this is uvicorn's hard stop after that
-        timeout_graceful_shutdown=math.ceil(settings.proxy_drain_timeout) + 5,
-        backlog=4096,
+        **uvicorn_options(settings),
     )
     return 0
 
@@ -114,6 +111,8 @@ def log_config(level: str) -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_query"] = {"()": "app.server.access_log.RedactQueryValues"}
+    config["handlers"]["access"].setdefault("filters", []).append("redact_query")
     config["loggers"]["workers_ai_proxy"] = {
         "handlers": ["default"],
         "level": logging.getLevelName(level.upper()),

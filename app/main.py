@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import inspect
 import logging
@@ -29,6 +30,9 @@ from app.proxy import Proxy, catalogue_page
 from app.resilience.breaker import Breakers
 from app.resilience.limiter import ConcurrencyLimit
 from app.resilience.retry import RetryPolicy
+from app.server.limits import ConnectionLimits
+from app.server.warden import STATE_KEY as WARDEN_KEY
+from app.server.warden import ConnectionWarden
 from app.settings import Settings, load_settings
 from app.upstream.addresses import AddressPolicy, is_public
 from app.upstream.client import UpstreamClient
@@ -55,8 +59,12 @@ def create_app(
     gateway_token = settings.cloudflare_gateway_token.get_secret_value() if settings.cloudflare_gateway_token else None
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
+            loop = asyncio.get_running_loop()
+            warden = ConnectionWarden(ConnectionLimits.from_settings(settings), loop.time)
+            warden.start(loop)
+            stack.callback(warden.stop)
             client = UpstreamClient(
                 transport or AiohttpTransport.create(),
                 connect_timeout=settings.proxy_connect_timeout,
@@ -118,7 +126,7 @@ def create_app(
             )
             gc.collect()
             gc.freeze()  # start-up objects (FastAPI, pydantic schemas) leave the collector's full scans
-            yield
+            yield {WARDEN_KEY: warden}  # the lifespan state: uvicorn hands it to each connection's protocol
 
     app = FastAPI(
         title="workers-ai-proxy",

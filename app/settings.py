@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     proxy_max_concurrency: int = Field(default=512, ge=1)
     proxy_queue_timeout: float = Field(default=10.0, ge=0)
     proxy_max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # the HTTP server: what a client may hold before the proxy knows who it is (app.server)
+    proxy_max_head_bytes: int = Field(default=64 * 1024, ge=1024)
+    proxy_max_header_bytes: int = Field(default=8 * 1024, ge=256)
+    proxy_header_timeout: float = Field(default=15.0, gt=0)
+    proxy_body_timeout: float = Field(default=60.0, gt=0)
+    proxy_max_connections: int | None = Field(default=None, ge=8)  # unset: from the open-file limit
     proxy_max_reply_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     proxy_max_stream_event_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     proxy_drain_timeout: float = Field(default=30.0, ge=0)

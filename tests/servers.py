@@ -9,11 +9,14 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
+from app.server.options import PROTOCOL
+
 
 class ProxyServer:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        # the proxy's own HTTP protocol, as the console script runs it (request head limits, slow clients)
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", http=PROTOCOL)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="proxy-server", daemon=True)
         self.port = 0

@@ -7,10 +7,10 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from app.api.services import services
-from app.errors import InvalidRequest, PayloadTooLarge
+from app.errors import ClientClosedRequest, InvalidRequest, PayloadTooLarge
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -39,11 +39,14 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientClosedRequest("The client disconnected while sending the request body.") from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 

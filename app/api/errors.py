@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 
 from app.api.respond import json_response
 from app.auth import bearer_token
-from app.errors import InternalError, InvalidRequest, NotFound, ProxyError
+from app.errors import ClientClosedRequest, InternalError, InvalidRequest, NotFound, ProxyError
 
 log = logging.getLogger("workers_ai_proxy")
 REDACTED = "[redacted]"
@@ -20,6 +20,8 @@ REDACTED = "[redacted]"
 def install_error_handlers(app: FastAPI, secrets: tuple[str, ...]) -> None:
     async def on_proxy_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ProxyError)
+        if isinstance(exc, ClientClosedRequest):  # nobody is left to answer: one line, at debug
+            log.debug("%s %s: %s", request.method, request.url.path, exc.message)
         return render(exc, request, secrets)
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
