@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import openai
@@ -120,8 +121,8 @@ def test_stream_is_relayed_as_the_upstream_produces_it(client: openai.OpenAI, fa
         if chunk.choices and chunk.choices[0].delta.content:
             arrivals.append(time.monotonic() - started)
     assert len(arrivals) == 4
-    assert arrivals[0] < 0.35, "the first token waited for later ones"
-    assert arrivals[-1] - arrivals[0] > 0.8, "tokens were buffered instead of relayed one by one"
+    # the upstream sends a token every 0.4 s; buffered tokens would arrive together
+    assert all(later - earlier > 0.2 for earlier, later in itertools.pairwise(arrivals)), arrivals
 
 
 def test_stream_cut_before_done_raises_in_the_client(client: openai.OpenAI, fake: FakeUpstream) -> None:

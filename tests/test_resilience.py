@@ -115,10 +115,9 @@ def test_a_retry_after_beyond_the_budget_is_passed_on_not_waited_for(
 ) -> None:
     server = start_proxy(**FAST, proxy_total_timeout=3)
     fake.script(Reply(429, envelope_error(3040, "Capacity temporarily exceeded"), headers={"Retry-After": "20"}))
-    started = time.monotonic()
     response = httpx.post(server.url + "/v1/chat/completions", json=CHAT, timeout=30)
     assert response.status_code == 429 and response.headers["retry-after"] == "20"
-    assert time.monotonic() - started < 1.5 and len(fake.requests) == 1
+    assert len(fake.requests) == 1  # answered at once: no retry was waited for
 
 
 # -- timeouts ------------------------------------------------------------------------------------
@@ -147,16 +146,16 @@ def test_connect_timeout_is_retried_then_a_504(start_proxy: StartProxy) -> None:
             for filler in fillers:
                 filler.close()
     assert response.status_code == 504 and response.json()["error"]["type"] == "timeout_error"
-    assert 1.1 < took < 3.0  # three attempts of 0.4 s each
+    assert took > 1.1  # three attempts of 0.4 s each
 
 
 def test_hang_before_headers_is_a_504(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     server = start_proxy(**FAST, proxy_first_byte_timeout=0.5)
     fake.script(Reply(json={"result": {"response": "late"}, "success": True}, delay=3))
-    started = time.monotonic()
     response = httpx.post(server.url + "/v1/chat/completions", json=CHAT, timeout=30)
+    # the reply would have come (a 200) after 3 s: the 504 is the first-byte bound's
     assert response.status_code == 504 and response.json()["error"]["type"] == "timeout_error"
-    assert time.monotonic() - started < 2.5 and len(fake.requests) == 1  # not retried
+    assert len(fake.requests) == 1  # not retried
 
 
 def test_stream_hang_before_headers_is_a_504(start_proxy: StartProxy, fake: FakeUpstream) -> None:
@@ -169,11 +168,9 @@ def test_stream_hang_before_headers_is_a_504(start_proxy: StartProxy, fake: Fake
 def test_stalled_stream_ends_with_an_error_frame(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     server = start_proxy(**FAST, proxy_idle_timeout=0.5)
     fake.script(Reply(chunks=[sse({"response": "a "}), sse({"response": "b "}), sse(b"[DONE]")], chunk_delay=3))
-    started = time.monotonic()
-    with pytest.raises(openai.APIError, match="stalled"):
+    with pytest.raises(openai.APIError, match="stalled"):  # the next chunk would have come after 3 s
         for _ in sdk(server.url).chat.completions.create(model=MODEL, messages=ASK, stream=True):  # type: ignore[arg-type]
             pass
-    assert time.monotonic() - started < 2.5
 
 
 def test_total_timeout_ends_a_long_stream(start_proxy: StartProxy, fake: FakeUpstream) -> None:
@@ -310,14 +307,15 @@ def test_concurrency_limit_queues_then_sheds(start_proxy: StartProxy, fake: Fake
         return shed, after.status_code, waited
 
     shed, after, waited = asyncio.run(scenario())
-    assert shed.status_code == 503 and shed.headers["retry-after"] and 0.25 < waited < 1.5
+    assert shed.status_code == 503 and shed.headers["retry-after"] and waited > 0.25
     assert shed.json()["error"]["code"] == "overloaded"
     assert after == 200
 
 
 def test_soak_of_concurrent_streams_leaks_nothing(fake: FakeUpstream, tmp_path: Any) -> None:
-    """500 concurrent streams against the console script: all complete, and the proxy's open files and
-    memory return to where they were."""
+    """500 concurrent streams a wave against the console script, a fifth of them stalled until the idle timeout
+    ends them: all end as they should, and the proxy's open files and memory return to where they were.
+    (tests/test_hostile_upstream.py counts live upstream responses after timed-out streams: the finer check.)"""
     from tests.console import RunningProxy, clean_env
     from tests.fake_upstream import ACCOUNT, TOKEN
 
@@ -326,9 +324,12 @@ def test_soak_of_concurrent_streams_leaks_nothing(fake: FakeUpstream, tmp_path: 
         CLOUDFLARE_API_TOKEN=TOKEN,
         CLOUDFLARE_API_BASE=fake.base_url,
         PROXY_LOG_LEVEL="warning",
+        PROXY_IDLE_TIMEOUT="0.3",
     )
+    stalled = Reply(chunks=[sse({"response": "a "}), sse({"response": "b "}), sse(b"[DONE]")], chunk_delay=3)
 
     async def wave(url: str) -> list[str]:
+        fake.script(*[stalled] * 100)
         limits = httpx.Limits(max_connections=600, max_keepalive_connections=0)
         async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
 
@@ -338,15 +339,19 @@ def test_soak_of_concurrent_streams_leaks_nothing(fake: FakeUpstream, tmp_path: 
 
             return await asyncio.gather(*(one() for _ in range(500)))
 
+    def check(bodies: list[str]) -> None:
+        assert all(body.rstrip().endswith("data: [DONE]") for body in bodies)
+        timed_out = [body for body in bodies if '"error"' in body]
+        assert len(timed_out) == 100 and all("stalled" in body for body in timed_out)
+        assert all(text_of(8).strip() in "".join(_contents(body)) for body in bodies if body not in timed_out)
+
     with RunningProxy(cwd=tmp_path, env=env) as proxy:
         pid = proxy.process.pid
-        asyncio.run(wave(proxy.url))  # warm-up: pools and caches reach their working size
+        check(asyncio.run(wave(proxy.url)))  # warm-up: pools and caches reach their working size
         time.sleep(0.5)
         fds_before, rss_before = _fds(pid), _rss_mb(pid)
         for _ in range(2):  # a leak grows with every wave; the pools' working size does not
-            bodies = asyncio.run(wave(proxy.url))
-            assert all(body.rstrip().endswith("data: [DONE]") and '"error"' not in body for body in bodies)
-            assert all(text_of(8).strip() in "".join(_contents(body)) for body in bodies)
+            check(asyncio.run(wave(proxy.url)))
             time.sleep(0.5)
             # keep-alive upstream connections come and go by a few; one leaked per stream would be +500
             assert _fds(pid) <= fds_before + 25, "file descriptors leaked"

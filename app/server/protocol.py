@@ -20,8 +20,15 @@ from uvicorn.server import ServerState
 
 from app.server.warden import STATE_KEY, ConnectionWarden, Phase
 
+_base = HttpToolsProtocol  # its callbacks, called directly: cheaper than super() on every header
+HEAD, BODY, BUSY, IDLE = Phase.HEAD, Phase.BODY, Phase.BUSY, Phase.IDLE  # plain names: enum lookups cost
+
 LINGER = 2.0  # seconds a refused connection is read from before it is closed
 UNLIMITED = 1 << 62  # without a warden (an app not built by create_app) the protocol is uvicorn's own
+
+
+def _no_clock() -> float:
+    return 0.0
 
 
 class HeadTooLarge(Exception):
@@ -66,10 +73,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.warden: ConnectionWarden | None = app_state.get(STATE_KEY)
+        self._clock = self.warden.clock if self.warden is not None else _no_clock
         limits = self.warden.limits if self.warden is not None else None
         self._max_head = limits.max_head_bytes if limits else UNLIMITED
         self._max_header = limits.max_header_bytes if limits else UNLIMITED
-        self.phase = Phase.HEAD
+        self.phase = HEAD
         self.since = 0.0
         self._head_bytes = 0  # received since the head began (a bound even if the parser never completes it)
         self._head_size = 0  # of the request line and headers the parser has completed
@@ -80,7 +88,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if self.warden is not None:
-            self.since = self.warden.clock()
+            self.since = self._clock()
             self.warden.admit(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -93,9 +101,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._linger is not None:
             return  # refused: what the client still sends is read and dropped until it closes
-        if self.phase is Phase.IDLE:
-            self._enter(Phase.HEAD)
-        if self.phase is Phase.HEAD:
+        if self.phase is IDLE:
+            self._enter(HEAD)
+        if self.phase is HEAD:
             self._head_bytes += len(data)
         self._unset_keepalive_if_required()
         try:
@@ -113,47 +121,49 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             else:
                 self._unsupported_upgrade_warning()
             return
-        if self.phase is Phase.HEAD and self._head_bytes > self._max_head:
+        if self.phase is HEAD and self._head_bytes > self._max_head:
             self._refuse(HEAD_TOO_LARGE)
 
     # -- parser callbacks ----------------------------------------------------------------------
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        _base.on_message_begin(self)
         self._message_complete = False
         self._head_size = 0
-        if self.phase is Phase.IDLE:
-            self._enter(Phase.HEAD)
+        if self.phase is IDLE:
+            self._enter(HEAD)
 
     def on_url(self, url: bytes) -> None:
-        self._grow_head(len(url))
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if len(name) + len(value) > self._max_header:
+        self._head_size += len(url)
+        if self._head_size > self._max_head:
             raise HeadTooLarge
-        self._grow_head(len(name) + len(value) + 4)
-        super().on_header(name, value)
+        _base.on_url(self, url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:  # every header of every request: kept lean
+        size = len(name) + len(value)
+        self._head_size += size + 4
+        if size > self._max_header or self._head_size > self._max_head:
+            raise HeadTooLarge
+        _base.on_header(self, name, value)
 
     def on_headers_complete(self) -> None:
-        self._enter(Phase.BODY)
-        super().on_headers_complete()
+        self._enter(BODY)
+        _base.on_headers_complete(self)
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
+        _base.on_message_complete(self)
         self._message_complete = True
         # the answer may already be out (a 404 that never read the body): then the connection idles
-        answered = self.cycle is not None and self.cycle.response_complete
-        self._enter(Phase.IDLE if answered else Phase.BUSY)
+        self._enter(IDLE if self.cycle is not None and self.cycle.response_complete else BUSY)
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing() and self._message_complete:
-            self._enter(Phase.IDLE)
+        _base.on_response_complete(self)
+        if self._message_complete and not self.transport.is_closing():
+            self._enter(IDLE)
         # else the body is still arriving: it stays in BODY, with its deadline
 
     # -- what the warden asks --------------------------------------------------------------------
     def expire(self) -> None:
-        if self.phase is Phase.HEAD:
+        if self.phase is HEAD:
             if self._head_bytes:
                 self._refuse(HEAD_TIMEOUT)
             else:
@@ -172,15 +182,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # -- helpers -----------------------------------------------------------------------------------
     def _enter(self, phase: Phase) -> None:
         self.phase = phase
-        if self.warden is not None:
-            self.since = self.warden.clock()
-        if phase is Phase.HEAD:
+        self.since = self._clock()
+        if phase is HEAD:
             self._head_bytes = 0
-
-    def _grow_head(self, size: int) -> None:
-        self._head_size += size
-        if self._head_size > self._max_head:
-            raise HeadTooLarge
 
     def _refuse(self, response: bytes) -> None:
         """Answer and close gently: closing a socket with unread data resets the connection, and a client
@@ -203,7 +207,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _abandon_request(self) -> None:
         """A request the app is working on hears that the client is gone; its answer goes nowhere."""
-        self.phase = Phase.BUSY  # closing: neither evictable nor due again
+        self.phase = BUSY  # closing: neither evictable nor due again
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.disconnected = True
             self.cycle.message_event.set()

@@ -37,13 +37,28 @@ class UnusableBody(UpstreamError):
 def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
     """The body, decoded, in the pieces it arrives in (identity bodies pass through untouched)."""
     raw = cast(httpx.AsyncByteStream, response.stream).__aiter__()
-    encoding = response.headers.get("content-encoding", "").strip().lower()
+    encoding = content_encoding(response)
     if not encoding or encoding == "identity":
         return raw
     wbits = _WBITS.get(encoding)
     if wbits is None:
         raise UnusableBody(f"Workers AI answered in a content encoding the proxy did not ask for ({encoding[:40]}).")
     return _inflate(raw, wbits, deflate=encoding == "deflate")
+
+
+def content_encoding(response: httpx.Response) -> str:
+    """Our transport's stream knows it already (httpx's headers decode every header on first use)."""
+    known: str | None = getattr(response.stream, "content_encoding", None)
+    value = known if known is not None else response.headers.get("content-encoding", "")
+    return value.strip().lower() if value else ""
+
+
+def content_length(response: httpx.Response) -> int | None:
+    known: int | None = getattr(response.stream, "content_length", -1)
+    if known is None or known >= 0:
+        return known
+    declared = response.headers.get("content-length", "")
+    return int(declared) if declared.isdigit() else None
 
 
 async def _inflate(raw: AsyncIterator[bytes], wbits: int, *, deflate: bool) -> AsyncIterator[bytes]:

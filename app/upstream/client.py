@@ -13,7 +13,7 @@ from functools import lru_cache
 import httpx
 
 from app.errors import ProxyError, UpstreamTimeout, UpstreamUnreachable
-from app.upstream.body import UnusableBody, body_chunks
+from app.upstream.body import UnusableBody, body_chunks, content_encoding, content_length
 
 log = logging.getLogger("workers_ai_proxy")
 WRITE_TIMEOUT = 30.0
@@ -67,8 +67,8 @@ class UpstreamClient:
         chunks: list[bytes] = []
         size = 0
         try:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit and "content-encoding" not in response.headers:
+            declared = content_length(response)
+            if declared is not None and declared > limit and not content_encoding(response):
                 raise _too_large(limit)
             async for chunk in body_chunks(response):
                 size += len(chunk)

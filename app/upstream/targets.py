@@ -20,9 +20,15 @@ from functools import lru_cache
 import httpx
 
 from app import __version__
+from app.upstream.body import ACCEPT_ENCODING
 
 USER_AGENT = f"workers-ai-proxy/{__version__}"
-JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT}
+JSON_HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "application/json",
+    "Accept-Encoding": ACCEPT_ENCODING,  # only what app.upstream.body decodes
+    "User-Agent": USER_AGENT,
+}
 # Compression makes a stream wait for whole compressed blocks; ask for the raw bytes.
 STREAM_HEADERS = {
     "Content-Type": "application/json",

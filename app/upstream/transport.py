@@ -18,12 +18,9 @@ import aiohttp
 import httpx
 import yarl
 
-from app.upstream.body import ACCEPT_ENCODING
-
 # aiohttp writes these itself from the URL and the body
 SKIPPED_HEADERS = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection"})
 HTTP11 = {"http_version": b"HTTP/1.1"}
-ACCEPT_ENCODING_HEADER = ("Accept-Encoding", ACCEPT_ENCODING)
 MAX_CONNECTIONS = 1024
 KEEPALIVE_SECONDS = 60
 
@@ -58,10 +55,13 @@ def _as_httpx(exc: BaseException) -> httpx.TransportError:
 
 
 class AiohttpStream(httpx.AsyncByteStream):
-    __slots__ = ("_response",)
+    __slots__ = ("_response", "content_encoding", "content_length")
 
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
+        # read here from aiohttp's headers (C lookups), not from httpx's (which decodes them all on first use)
+        self.content_encoding: str = response.headers.get("Content-Encoding", "")
+        self.content_length: int | None = response.content_length
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         with httpx_errors():
@@ -98,8 +98,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             for name, value in request.headers.raw
             if name.lower() not in SKIPPED_HEADERS
         ]
-        if "accept-encoding" not in request.headers:
-            headers.append(ACCEPT_ENCODING_HEADER)  # only what app.upstream.body decodes
         body: bytes | httpx.AsyncByteStream
         if isinstance(request.stream, httpx.ByteStream):
             body = b"".join(request.stream)  # bytes given as a stream: a single piece, so the join copies nothing
