@@ -157,7 +157,7 @@ def test_too_many_images_is_a_400_naming_the_first_part_over(http: httpx.Client,
 
 def test_remote_images_beyond_the_total_budget_are_a_400(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     """Regression: 30 image URLs of 15 MB built a 629 MB upstream body. Images are fetched from one budget."""
-    from tests.test_ssrf import ImageServer
+    from tests.image_server import ImageServer
 
     server = start_proxy(proxy_image_allow_private_urls=True, proxy_image_max_total_bytes=200)
     with ImageServer() as images:

@@ -17,6 +17,8 @@ FORBIDDEN = {
     "upstream": ("app.api", "app.proxy", "app.dialects", "app.protocol", "app.emulator"),
     "api": ("app.dialects", "app.upstream", "app.emulator"),
     "emulator": ("app.api", "app.proxy", "app.dialects", "app.upstream", "app.protocol"),
+    # the HTTP server knows connections and bytes, nothing of what the requests mean
+    "server": ("app.api", "app.proxy", "app.dialects", "app.upstream", "app.protocol", "app.chat", "app.emulator"),
 }
 
 

@@ -10,9 +10,7 @@ public and everything else as the real rules say.
 from __future__ import annotations
 
 import ipaddress
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -22,49 +20,11 @@ from app.main import create_app
 from app.upstream.addresses import IPAddress, NotAllowed, check_url, is_public
 from tests.conftest import make_settings
 from tests.fake_upstream import FakeUpstream, Reply
+from tests.image_server import ImageServer
 from tests.servers import ProxyServer
 
 SCOUT = "@cf/meta/llama-4-scout-17b-16e-instruct"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 MESSAGE = "could not be fetched. Image URLs must be public http(s) URLs"
-
-
-class ImageServer:
-    """Counts every request; `/img.png` is an image, `/to?u=...` redirects there."""
-
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        outer = self
-        self.hits: list[str] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.hits.append(self.path)
-                if self.path.startswith("/to?u="):
-                    self.send_response(302)
-                    self.send_header("Location", self.path[len("/to?u=") :])
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "image/png")
-                self.send_header("Content-Length", str(len(PNG)))
-                self.end_headers()
-                self.wfile.write(PNG)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((host, 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> ImageServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import openai
@@ -15,6 +13,7 @@ from pydantic import BaseModel
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.fake_upstream import FakeUpstream, Reply
+from tests.image_server import ImageServer
 from tests.servers import ProxyServer
 
 LLAMA = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
@@ -131,39 +130,6 @@ def test_non_image_file_parts_are_refused(client: openai.OpenAI, fake: FakeUpstr
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model=SCOUT, messages=[{"role": "user", "content": [part]}])  # type: ignore[arg-type,misc]
     assert caught.value.param == "messages[0].content[0]"  # type: ignore[attr-defined]
-
-
-class ImageServer:
-    """A small web server for the image-fetching tests, on loopback."""
-
-    def __init__(self) -> None:
-        outer = self
-        self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                status, headers, body = outer.routes.get(self.path, (404, {}, b"missing"))
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> ImageServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture()
