@@ -30,7 +30,6 @@ class UnusableBody(UpstreamError):
     """An upstream body the proxy will not read further: too large, a bomb, or undecodable. Asking again
     would get the same, so it is never retried."""
 
-    default_code = "upstream_reply_unusable"
     retryable_by_default = False
 
 

@@ -18,7 +18,6 @@ DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
 
 
 class EventTooLarge(UpstreamError):
-    default_code = "upstream_event_too_large"
     retryable_by_default = False
 
 
