@@ -165,11 +165,15 @@ def test_a_client_that_leaves_while_queued_costs_no_upstream_request(
 
 
 def test_what_clients_do_stays_out_of_the_log(fake: FakeUpstream, tmp_path: Path) -> None:
-    """At debug level: a key in the query string is not logged (its name is); a client that disconnects
-    mid-body is one debug line, not a traceback (regression: 96 lines at the default level)."""
+    """The console script at debug level: a key in the query string is not logged (its name is); a header
+    bomb is a 431; a client that disconnects mid-body is one debug line, not a traceback (regression: 96
+    lines at the default level)."""
     env = clean_env(CLOUDFLARE_ACCOUNT_ID=ACCOUNT, CLOUDFLARE_API_TOKEN=TOKEN, CLOUDFLARE_API_BASE=fake.base_url)
     with RunningProxy("--log-level", "debug", cwd=tmp_path, env=env) as proxy:
         assert httpx.get(proxy.url + "/health?api_key=sk-query-secret-1234&x=1").status_code == 200
+        with connection(proxy.url) as sock:  # the console script runs the guarded protocol too
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Bomb: " + b"a" * (80 * 1024))
+            assert answer(sock).startswith(b"HTTP/1.1 431 ")
         with connection(proxy.url) as sock:
             sock.sendall(b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{"model":')
         assert httpx.get(proxy.url + "/health").status_code == 200  # served after the disconnect was handled
