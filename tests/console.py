@@ -37,10 +37,17 @@ def free_port() -> int:
 class RunningProxy:
     """The console script started in the background; stopped (SIGTERM) on exit."""
 
-    def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None, open_files: int | None = None) -> None:
+        """`open_files` caps the process's file descriptors (soft and hard limit), as a small box would."""
         self.port = free_port()
+        command = [SCRIPT, "--port", str(self.port), *args]
+        if open_files is not None:
+            limit = (
+                f"import os, resource, sys; resource.setrlimit(resource.RLIMIT_NOFILE, ({open_files}, {open_files}))"
+            )
+            command = [sys.executable, "-c", limit + "; os.execv(sys.argv[1], sys.argv[1:])", *command]
         self.process = subprocess.Popen(
-            [SCRIPT, "--port", str(self.port), *args],
+            command,
             cwd=cwd,
             env=env or clean_env(),
             stdout=subprocess.PIPE,

@@ -110,6 +110,30 @@ def test_a_flood_of_idle_connections_cannot_starve_new_clients(start_proxy: Star
             sock.close()
 
 
+def test_1100_silent_sockets_against_1024_descriptors_leave_health_checks_served(
+    fake: FakeUpstream, tmp_path: Path
+) -> None:
+    """The attack as it was run: the console script with 1,024 file descriptors, 1,100 connections that never
+    send a byte. Health checks and a chat request are still served."""
+    env = clean_env(CLOUDFLARE_ACCOUNT_ID=ACCOUNT, CLOUDFLARE_API_TOKEN=TOKEN, CLOUDFLARE_API_BASE=fake.base_url)
+    with RunningProxy(cwd=tmp_path, env=env, open_files=1024) as proxy:
+        host, port = proxy.url.removeprefix("http://").split(":")
+        silent = []
+        try:
+            for _ in range(1100):
+                sock = socket.socket()
+                sock.setblocking(False)
+                sock.connect_ex((host, int(port)))
+                silent.append(sock)
+            with httpx.Client(base_url=proxy.url, timeout=GUARD) as client:
+                for _ in range(5):
+                    assert client.get("/health").status_code == 200
+                assert client.post("/v1/chat/completions", json=CHAT).status_code == 200
+        finally:
+            for sock in silent:
+                sock.close()
+
+
 def test_when_every_connection_is_being_answered_a_newcomer_gets_a_503(
     start_proxy: StartProxy, fake: FakeUpstream
 ) -> None:
