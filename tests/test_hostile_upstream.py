@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import time
 from typing import Any
 
 import aiohttp
@@ -192,6 +193,11 @@ def test_retry_after_values_are_parsed_and_sanitized(start_proxy: StartProxy, fa
     dated = httpx.post(server.url + "/v1/chat/completions", json=CHAT)
     assert dated.status_code == 429 and 100 <= int(dated.headers["retry-after"]) <= 120
     assert len(fake.requests) == before + 1  # not retried: the upstream asked for two minutes
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)
+    fake.script(Reply(429, envelope_error(2003, "Rate limited"), headers={"Retry-After": soon}))
+    started = time.monotonic()
+    assert httpx.post(server.url + "/v1/chat/completions", json=CHAT, timeout=30).status_code == 200
+    assert time.monotonic() - started >= 1.0, "an HTTP-date Retry-After was not honoured"
 
 
 def test_a_relayed_gateway_header_with_a_control_character_is_dropped(start_proxy: StartProxy) -> None:
