@@ -9,6 +9,7 @@ import pytest
 
 from app.main import create_app
 from app.settings import Settings
+from tests import openai_schema
 from tests.fake_upstream import ACCOUNT, TOKEN, FakeUpstream
 from tests.servers import ProxyServer
 
@@ -50,9 +51,19 @@ def proxy(upstream: FakeUpstream) -> Iterator[ProxyServer]:
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def _replies_match_openais_schema() -> Iterator[None]:
+    """Every reply an SDK client of the suite received (tests.openai_schema.sdk) validates against OpenAI's
+    official OpenAPI document."""
+    openai_schema.failures.clear()
+    yield
+    found, openai_schema.failures[:] = list(openai_schema.failures), []
+    assert not found, "replies that OpenAI's schema rejects:\n" + "\n".join(found[:20])
+
+
 @pytest.fixture()
 def client(proxy: ProxyServer, fake: FakeUpstream) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=proxy.url + "/v1", api_key="sk-anything", max_retries=0, timeout=20) as sdk:
+    with openai_schema.sdk(proxy.url, api_key="sk-anything", timeout=20) as sdk:
         yield sdk
 
 

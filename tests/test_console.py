@@ -8,6 +8,7 @@ import httpx
 import openai
 import pytest
 
+from tests import openai_schema
 from tests.console import RunningProxy, clean_env, run
 
 
@@ -72,7 +73,7 @@ def test_invalid_config_file_is_named(tmp_path: Path) -> None:
 def test_emulator_serves_the_openai_sdk(tmp_path: Path) -> None:
     with (
         RunningProxy("--emulator", cwd=tmp_path) as proxy,
-        openai.OpenAI(base_url=proxy.url + "/v1", api_key="unused", max_retries=0) as sdk,
+        openai_schema.sdk(proxy.url, api_key="unused") as sdk,
     ):
         messages = [{"role": "user", "content": "Tell me about the edge"}]
         reply = sdk.chat.completions.create(model="@cf/meta/llama-3.1-8b-instruct", messages=messages)  # type: ignore[arg-type]
@@ -141,7 +142,7 @@ def test_emulator_serves_the_openai_route_and_the_catalogue(tmp_path: Path) -> N
     env = clean_env(PROXY_UPSTREAM="openai", PROXY_EMULATOR_TOKEN_DELAY_MS="0")
     with (
         RunningProxy("--emulator", cwd=tmp_path, env=env) as proxy,
-        openai.OpenAI(base_url=proxy.url + "/v1", api_key="unused", max_retries=0) as sdk,
+        openai_schema.sdk(proxy.url, api_key="unused") as sdk,
     ):
         messages = [{"role": "user", "content": "Hi"}]
         reply = sdk.chat.completions.create(model="@cf/meta/llama-3.1-8b-instruct", messages=messages)  # type: ignore[arg-type]

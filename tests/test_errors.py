@@ -9,6 +9,7 @@ import httpx
 import openai
 import pytest
 
+from tests import openai_schema
 from tests.conftest import StartProxy
 from tests.fake_upstream import TOKEN, FakeUpstream, Reply, envelope_error, sse
 
@@ -229,7 +230,7 @@ def test_client_keys_are_required_when_configured(start_proxy: StartProxy, fake:
 
 def test_pass_through_forwards_the_client_token(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     server = start_proxy(cloudflare_api_token=None)
-    with openai.OpenAI(base_url=server.url + "/v1", api_key=TOKEN, max_retries=0) as sdk:
+    with openai_schema.sdk(server.url, api_key=TOKEN) as sdk:
         reply = sdk.chat.completions.create(model=MODEL, messages=HELLO)  # type: ignore[arg-type]
     assert reply.choices[0].message.content
     assert fake.last.headers["Authorization"] == f"Bearer {TOKEN}"

@@ -25,6 +25,7 @@ from app.dialects import REGISTRY
 from app.protocol.chat import ChatCompletionRequest
 from app.streaming import DONE_FRAME, ChunkEncoder
 from app.upstream.sse import SSEDecoder
+from tests import openai_schema
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p for p in GOLDEN.glob("*/chat/*") if p.is_dir())
@@ -58,6 +59,7 @@ def test_reply(case: Path) -> None:
     dialect, _, ctx, plan = prepare(case)
     answer = dialect.parse_chat(load(case / "upstream_reply.json"))
     reply = dict(chat_completion(ctx, [finalize(answer, plan)]))
+    assert openai_schema.problems("CreateChatCompletionResponse", reply) == []
     assert reply.pop("id") == ctx.completion_id and ctx.completion_id.startswith("chatcmpl-")
     assert reply.pop("created") == ctx.created
     assert reply == load(case / "expected.json")
@@ -100,6 +102,7 @@ def compact(stream: bytes, ctx: CompletionContext) -> list[Any]:
             frames.append(data)
             continue
         chunk = json.loads(data)
+        assert openai_schema.problems("CreateChatCompletionStreamResponse", chunk) == []
         assert (chunk["id"], chunk["created"], chunk["model"]) == (ctx.completion_id, ctx.created, ctx.model)
         assert chunk["object"] == "chat.completion.chunk"
         if chunk["choices"]:

@@ -12,6 +12,7 @@ import httpx
 import openai
 import pytest
 
+from tests import openai_schema
 from tests.conftest import StartProxy
 from tests.console import RunningProxy, clean_env
 from tests.fake_upstream import ACCOUNT, TOKEN, FakeUpstream, Reply, envelope_error
@@ -217,7 +218,7 @@ def test_tokens_never_appear_in_the_logs_of_a_failing_run(fake: FakeUpstream, tm
     )
     passthrough = clean_env(CLOUDFLARE_ACCOUNT_ID=ACCOUNT, CLOUDFLARE_API_BASE=fake.base_url, PROXY_MAX_RETRIES="0")
     with RunningProxy("--log-level", "debug", cwd=tmp_path, env=passthrough) as proxy:
-        sdk = openai.OpenAI(base_url=proxy.url + "/v1", api_key=TOKEN, max_retries=0)
+        sdk = openai_schema.sdk(proxy.url, api_key=TOKEN)
         with pytest.raises(openai.AuthenticationError):
             sdk.chat.completions.create(model=MODEL, messages=ASK)  # type: ignore[arg-type]
         with pytest.raises(openai.InternalServerError):

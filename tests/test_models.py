@@ -9,13 +9,14 @@ import httpx
 import openai
 import pytest
 
+from tests import openai_schema
 from tests.conftest import StartProxy
 from tests.fake_upstream import ACCOUNT, TOKEN, FakeUpstream, Reply, catalogue_entry, envelope_error
 
 
 def test_models_list_from_the_account_catalogue(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     server = start_proxy(proxy_model_aliases={"gpt-4o-mini": "@cf/meta/llama-3.1-8b-instruct"})
-    with openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai_schema.sdk(server.url) as client:
         raw = client.models.with_raw_response.list()
     assert raw.headers["x-model-catalogue"] == "account"
     models = {m.id: m for m in raw.parse().data}
@@ -40,7 +41,7 @@ def test_catalogue_pages_are_all_read(start_proxy: StartProxy, fake: FakeUpstrea
 
 def test_one_model_by_id(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     server = start_proxy()
-    with openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai_schema.sdk(server.url) as client:
         model = client.models.retrieve("@cf/openai/gpt-oss-120b")
         assert model.id == "@cf/openai/gpt-oss-120b" and model.owned_by == "openai"
         with pytest.raises(openai.NotFoundError):

@@ -14,6 +14,7 @@ import httpx
 import openai
 import pytest
 
+from tests import openai_schema
 from tests.conftest import StartProxy
 from tests.fake_upstream import FakeUpstream, Reply, envelope_error, sse, text_of
 
@@ -28,7 +29,7 @@ _clients: list[openai.OpenAI] = []
 
 
 def sdk(url: str) -> openai.OpenAI:
-    client = openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0, timeout=30)
+    client = openai_schema.sdk(url)
     _clients.append(client)
     return client
 

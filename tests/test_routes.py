@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from app.settings import ModelSettings
+from tests import openai_schema
 from tests.conftest import StartProxy
 from tests.fake_upstream import ACCOUNT, GATEWAY, TOKEN, FakeUpstream, Reply, envelope_error, text_of
 from tests.servers import ProxyServer
@@ -28,7 +29,7 @@ def gateway(fake: FakeUpstream, **more: Any) -> dict[str, Any]:
 
 
 def sdk(server: ProxyServer, **kwargs: Any) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="sk-x", max_retries=0, **kwargs)
+    return openai_schema.sdk(server.url, api_key="sk-x", **kwargs)
 
 
 # -- the openai route ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from app.main import create_app
+from tests import openai_schema
 from tests.conftest import make_settings
 from tests.fake_upstream import FakeUpstream, Reply
 from tests.image_server import ImageServer
@@ -149,7 +150,7 @@ def trusting_proxy(fake: FakeUpstream) -> Iterator[openai.OpenAI]:
     """A proxy allowed to fetch images from loopback (the test image server), capped at 4 KiB."""
     settings = make_settings(fake, proxy_image_allow_private_urls=True, proxy_image_max_bytes=4096)
     server = ProxyServer(create_app(settings)).start()
-    with openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0) as sdk:
+    with openai_schema.sdk(server.url) as sdk:
         yield sdk
     server.stop()
 

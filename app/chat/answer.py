@@ -104,7 +104,8 @@ def total_usage_of(all_usages: list[Usage | None], prompts: int = 1) -> Usage | 
 
 
 def chat_message(choice: FinalChoice) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": choice.content}
+    # `refusal` is required by OpenAI's schema (null when there is none); `annotations` as OpenAI sends it
+    message: dict[str, Any] = {"role": "assistant", "content": choice.content, "refusal": None, "annotations": []}
     if choice.reasoning:
         message["reasoning_content"] = choice.reasoning
     if choice.tool_calls:
