@@ -17,8 +17,9 @@ from starlette.routing import Route
 
 from app import __version__
 from app.api import ENDPOINTS
-from app.api.errors import install_error_handlers
+from app.api.errors import Secrets, install_error_handlers
 from app.api.openapi import install_openapi
+from app.api.request_id import with_request_id
 from app.api.services import Services
 from app.auth import ClientAuth
 from app.calls import Calls
@@ -136,11 +137,10 @@ def create_app(
         redoc_url=None,
         **_without_telemetry(),
     )
-    secrets = tuple(filter(None, [server_token, gateway_token, *client_keys]))
-    install_error_handlers(app, secrets)
+    install_error_handlers(app, Secrets(tuple(filter(None, [server_token, gateway_token])), tuple(client_keys)))
     # First in the route list: every request is matched against the routes in order.
     app.router.routes[:0] = [
-        Route(path, endpoint.handler, methods=[endpoint.method], include_in_schema=False)
+        Route(path, with_request_id(endpoint.handler), methods=[endpoint.method], include_in_schema=False)
         for endpoint in ENDPOINTS
         for path in (endpoint.path, *endpoint.also_at)
     ]

@@ -100,7 +100,10 @@ class Proxy:
             answers = await _all([self.calls.answer(call, body) for _ in range(n)])
             finals = [finalize(answer, plan) for answer, _ in answers]
             return Reply(chat_completion(ctx, finals), answers[0][1])
-        encoders = [ChunkEncoder(ctx.completion_id, ctx.created, ctx.model, i) for i in range(n)]
+        encoders = [
+            ChunkEncoder(ctx.completion_id, ctx.created, ctx.model, i, include_usage=ctx.include_usage)
+            for i in range(n)
+        ]
         return await self._stream(call, [body] * n, plan, encoders, upstream_stream, ctx.include_usage)
 
     # -- legacy completions ---------------------------------------------------------------------
@@ -135,7 +138,10 @@ class Proxy:
             answers = await _all([self.calls.answer(call, body) for body in bodies])
             finals = [finalize(answer, plan) for answer, _ in answers]
             return Reply(text_completion(ctx, finals, echoes, len(prompts)), answers[0][1])
-        encoders = [CompletionChunkEncoder(ctx.completion_id, ctx.created, ctx.model, i) for i in range(len(jobs))]
+        encoders = [
+            CompletionChunkEncoder(ctx.completion_id, ctx.created, ctx.model, i, include_usage=ctx.include_usage)
+            for i in range(len(jobs))
+        ]
         return await self._stream(
             call, bodies, plan, encoders, True, ctx.include_usage, echoes=echoes, prompts=len(prompts)
         )

@@ -48,40 +48,48 @@ def _head(completion_id: str, obj: str, created: int, model: str) -> bytes:
     return b"data: " + orjson.dumps({"id": completion_id, "object": obj, "created": created, "model": model})[:-1]
 
 
+def _end(include_usage: bool) -> bytes:
+    """How a frame closes: with `stream_options.include_usage`, every chunk before the usage chunk says
+    `"usage": null`, as OpenAI's do."""
+    return b',"usage":null}\n\n' if include_usage else b"}\n\n"
+
+
 class ChunkEncoder:
     """`chat.completion.chunk` frames: one id, one `created`, the model as the client named it."""
 
-    __slots__ = ("_choice", "_content_prefix", "_head", "_reasoning_prefix", "_tools_prefix")
+    __slots__ = ("_choice", "_content_prefix", "_end", "_head", "_reasoning_prefix", "_tail", "_tools_prefix")
 
-    _TAIL = b'},"logprobs":null,"finish_reason":null}]}\n\n'
-
-    def __init__(self, completion_id: str, created: int, model: str, index: int = 0) -> None:
+    def __init__(
+        self, completion_id: str, created: int, model: str, index: int = 0, *, include_usage: bool = False
+    ) -> None:
         self._head = _head(completion_id, "chat.completion.chunk", created, model)
         self._choice = self._head + b',"choices":[{"index":%d,"delta":{' % index
         self._content_prefix = self._choice + b'"content":'
         self._reasoning_prefix = self._choice + b'"reasoning_content":'
         self._tools_prefix = self._choice + b'"tool_calls":'
+        self._end = _end(include_usage)
+        self._tail = b'},"logprobs":null,"finish_reason":null}]' + self._end
 
     def role(self) -> bytes:
-        return self._choice + b'"role":"assistant","content":""' + self._TAIL
+        return self._choice + b'"role":"assistant","content":""' + self._tail
 
     def content(self, text: str) -> bytes:
-        return self._content_prefix + orjson.dumps(text) + self._TAIL
+        return self._content_prefix + orjson.dumps(text) + self._tail
 
     def reasoning(self, text: str) -> bytes:
-        return self._reasoning_prefix + orjson.dumps(text) + self._TAIL
+        return self._reasoning_prefix + orjson.dumps(text) + self._tail
 
     def tool_call_start(self, position: int, call_id: str, name: str) -> bytes:
         call = {"index": position, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
-        return self._tools_prefix + orjson.dumps([call]) + self._TAIL
+        return self._tools_prefix + orjson.dumps([call]) + self._tail
 
     def tool_call_arguments(self, position: int, arguments: str) -> bytes:
         return (
-            self._tools_prefix + orjson.dumps([{"index": position, "function": {"arguments": arguments}}]) + self._TAIL
+            self._tools_prefix + orjson.dumps([{"index": position, "function": {"arguments": arguments}}]) + self._tail
         )
 
     def finish(self, reason: str) -> bytes:
-        return self._choice + b'},"logprobs":null,"finish_reason":' + orjson.dumps(reason) + b"}]}\n\n"
+        return self._choice + b'},"logprobs":null,"finish_reason":' + orjson.dumps(reason) + b"}]" + self._end
 
     def usage(self, usage: Usage) -> bytes:
         return self._head + b',"choices":[],"usage":' + orjson.dumps(usage) + b"}\n\n"
@@ -90,18 +98,21 @@ class ChunkEncoder:
 class CompletionChunkEncoder:
     """Legacy `text_completion` stream frames; reasoning and tool calls have no place in them."""
 
-    __slots__ = ("_head", "_text_prefix", "_text_tail")
+    __slots__ = ("_end", "_head", "_text_prefix", "_text_tail")
 
-    def __init__(self, completion_id: str, created: int, model: str, index: int = 0) -> None:
+    def __init__(
+        self, completion_id: str, created: int, model: str, index: int = 0, *, include_usage: bool = False
+    ) -> None:
         self._head = _head(completion_id, "text_completion", created, model)
         self._text_prefix = self._head + b',"choices":[{"text":'
         self._text_tail = b',"index":%d,"logprobs":null,"finish_reason":' % index
+        self._end = _end(include_usage)
 
     def role(self) -> bytes:
         return b""
 
     def content(self, text: str) -> bytes:
-        return self._text_prefix + orjson.dumps(text) + self._text_tail + b"null}]}\n\n"
+        return self._text_prefix + orjson.dumps(text) + self._text_tail + b"null}]" + self._end
 
     def reasoning(self, text: str) -> bytes:
         return b""
@@ -113,7 +124,7 @@ class CompletionChunkEncoder:
         return b""
 
     def finish(self, reason: str) -> bytes:
-        return self._text_prefix + b'""' + self._text_tail + orjson.dumps(reason) + b"}]}\n\n"
+        return self._text_prefix + b'""' + self._text_tail + orjson.dumps(reason) + b"}]" + self._end
 
     def usage(self, usage: Usage) -> bytes:
         return self._head + b',"choices":[],"usage":' + orjson.dumps(usage) + b"}\n\n"

@@ -7,8 +7,9 @@ swallowed or misread) and `conftest.py` fails the test that produced them.
 
 The document is `../shared/spec/openai-openapi.json.gz` (openai/openai-openapi). Where it does not describe what
 OpenAI itself sends, the reading here follows OpenAI: `nullable: true` (OpenAPI 3.0, in a 3.1 document) means "or
-null"; a legacy completion's stream frames carry `finish_reason: null` until the last one (the document gives
-them the whole reply's shape); base64 embeddings are strings (the document has only the float arrays).
+null"; a legacy completion's stream frames carry `finish_reason: null` until the last one, and `usage: null`
+with `stream_options.include_usage` (the document gives them the whole reply's shape); base64 embeddings are
+strings (the document has only the float arrays).
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ def _as_documented(payload: Any) -> Any:
     if not isinstance(payload, dict):
         return payload
     if payload.get("object") == "text_completion":
+        if "usage" in payload and payload["usage"] is None:
+            del payload["usage"]
         for choice in payload.get("choices") or []:
             if isinstance(choice, dict) and choice.get("finish_reason") is None:
                 choice["finish_reason"] = "stop"

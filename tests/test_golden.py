@@ -76,7 +76,7 @@ def chunkings(data: bytes) -> dict[str, list[bytes]]:
 
 
 def translate(dialect: Any, ctx: CompletionContext, plan: OutputPlan, pieces: list[bytes]) -> list[Any]:
-    encoder = ChunkEncoder(ctx.completion_id, ctx.created, ctx.model)
+    encoder = ChunkEncoder(ctx.completion_id, ctx.created, ctx.model, include_usage=ctx.include_usage)
     sink = ChoiceStream(encoder, plan)
     translator = dialect.chat_stream(sink)
     decoder = SSEDecoder()
@@ -106,6 +106,7 @@ def compact(stream: bytes, ctx: CompletionContext) -> list[Any]:
         assert (chunk["id"], chunk["created"], chunk["model"]) == (ctx.completion_id, ctx.created, ctx.model)
         assert chunk["object"] == "chat.completion.chunk"
         if chunk["choices"]:
+            assert ("usage" in chunk) == ctx.include_usage and chunk.get("usage") is None
             (choice,) = chunk["choices"]
             item = {"delta": choice["delta"]}
             if choice["finish_reason"] is not None:

@@ -1,0 +1,92 @@
+"""Wire fidelity found by real clients and OpenAI's own schema (issue 10): each a regression test through the
+real server, with the official SDK where it can see the difference and raw HTTP where it cannot."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests import openai_schema
+from tests.conftest import StartProxy
+from tests.fake_upstream import TOKEN, FakeUpstream
+
+MODEL = "@cf/meta/llama-3.1-8b-instruct"
+ASK = [{"role": "user", "content": "Hello"}]
+
+
+def data_frames(text: str) -> list[Any]:
+    return [json.loads(line[6:]) for line in text.split("\n") if line.startswith("data: {")]
+
+
+# -- redaction ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("key", ["x", "e", "model", "sk-1"])
+def test_short_placeholder_keys_do_not_mangle_messages(start_proxy: StartProxy, fake: FakeUpstream, key: str) -> None:
+    """Regression: with the key `x` an unknown model read "does not e[redacted]ist"."""
+    server = start_proxy(proxy_api_keys=[key])
+    with openai_schema.sdk(server.url, api_key=key) as client, pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(model="gpt-4o-mini-typo", messages=ASK)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert "[redacted]" not in message and "does not exist" in message and "model" in message
+
+
+def test_long_keys_and_the_server_token_are_still_redacted(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    from tests.fake_upstream import Reply, envelope_error
+
+    key = "sk-team-a-0123456789abcdef"
+    server = start_proxy(proxy_api_keys=[key])
+    fake.script(Reply(400, envelope_error(5006, f"bad input near {TOKEN} and {key} and {key[:8]}")))
+    reply = httpx.post(
+        server.url + "/v1/chat/completions",
+        json={"model": MODEL, "messages": ASK},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    message = reply.json()["error"]["message"]
+    assert TOKEN not in message and key not in message and message.count("[redacted]") == 2
+
+
+# -- x-request-id -------------------------------------------------------------------------------------
+def test_every_reply_carries_a_request_id(client: Any, http: httpx.Client, fake: FakeUpstream) -> None:
+    plain = client.chat.completions.with_raw_response.create(model=MODEL, messages=ASK)
+    assert plain.headers["x-request-id"].startswith("req_") and plain.request_id == plain.headers["x-request-id"]
+    assert plain.parse()._request_id == plain.request_id
+    with client.chat.completions.with_streaming_response.create(model=MODEL, messages=ASK, stream=True) as stream:
+        assert stream.headers["x-request-id"].startswith("req_")
+    error = http.post("/v1/chat/completions", json={"model": "nope", "messages": ASK})
+    assert error.status_code == 404 and error.headers["x-request-id"].startswith("req_")
+    unknown_path = http.get("/v1/nothing-here")
+    assert unknown_path.status_code == 404 and unknown_path.headers["x-request-id"].startswith("req_")
+    ids = {plain.request_id, error.headers["x-request-id"], unknown_path.headers["x-request-id"]}
+    assert len(ids) == 3
+
+
+def test_a_sane_client_request_id_is_kept_and_a_hostile_one_replaced(http: httpx.Client, fake: FakeUpstream) -> None:
+    kept = http.get("/v1/models", headers={"x-request-id": "trace-42.abc:1"})
+    assert kept.headers["x-request-id"] == "trace-42.abc:1"
+    for hostile in ("a" * 500, "bad id", "x\u00e9"):
+        replaced = http.get("/v1/models", headers={"x-request-id": hostile.encode("utf-8")})
+        assert replaced.headers["x-request-id"].startswith("req_")
+
+
+# -- stream frames ------------------------------------------------------------------------------------
+def test_with_include_usage_every_chunk_before_the_usage_chunk_says_usage_null(
+    http: httpx.Client, fake: FakeUpstream
+) -> None:
+    body = {"model": MODEL, "messages": ASK, "stream": True, "stream_options": {"include_usage": True}}
+    frames = data_frames(http.post("/v1/chat/completions", json=body).text)
+    assert frames[-1]["choices"] == [] and frames[-1]["usage"]["total_tokens"] > 0
+    assert all("usage" in frame and frame["usage"] is None for frame in frames[:-1])
+    without = data_frames(http.post("/v1/chat/completions", json={**body, "stream_options": None}).text)
+    assert all("usage" not in frame for frame in without)
+    prompt = {"model": MODEL, "prompt": "Once", "stream": True, "stream_options": {"include_usage": True}}
+    legacy = data_frames(http.post("/v1/completions", json=prompt).text)
+    assert all(frame["usage"] is None for frame in legacy[:-1]) and legacy[-1]["usage"]["total_tokens"] > 0
+
+
+def test_messages_carry_refusal_and_annotations(client: Any, fake: FakeUpstream) -> None:
+    raw = client.chat.completions.with_raw_response.create(model=MODEL, messages=ASK)
+    message = json.loads(raw.text)["choices"][0]["message"]
+    assert message["refusal"] is None and message["annotations"] == []
