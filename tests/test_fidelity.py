@@ -90,3 +90,36 @@ def test_messages_carry_refusal_and_annotations(client: Any, fake: FakeUpstream)
     raw = client.chat.completions.with_raw_response.create(model=MODEL, messages=ASK)
     message = json.loads(raw.text)["choices"][0]["message"]
     assert message["refusal"] is None and message["annotations"] == []
+
+
+# -- out-of-range sampling values ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("temperature", 2.5),
+        ("temperature", -0.1),
+        ("top_p", 1.5),
+        ("frequency_penalty", -2.5),
+        ("presence_penalty", 3),
+        ("n", 0),
+        ("max_tokens", 0),
+        ("max_completion_tokens", 0),
+        ("top_k", 0),
+        ("top_k", 51),
+        ("repetition_penalty", 2.5),
+    ],
+)
+def test_out_of_range_sampling_values_are_400s_naming_the_parameter(
+    client: Any, fake: FakeUpstream, field: str, value: float
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=MODEL, messages=ASK, extra_body={field: value})
+    assert caught.value.param == field  # type: ignore[attr-defined]
+    assert fake.requests == []
+
+
+def test_values_at_the_edges_of_their_ranges_are_accepted(client: Any, fake: FakeUpstream) -> None:
+    reply = client.chat.completions.create(
+        model=MODEL, messages=ASK, temperature=2, top_p=1, frequency_penalty=-2, presence_penalty=2, n=1
+    )
+    assert reply.choices[0].message.content
