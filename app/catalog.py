@@ -18,7 +18,7 @@ PROVIDER_MODEL = re.compile(r"[a-z0-9][a-z0-9-]*/[A-Za-z0-9][A-Za-z0-9._:-]*(?:/
 # whitespace and control characters.
 UNSAFE_NAME = re.compile(r"[%?#\\\s\x00-\x1f\x7f]")
 MAX_MODEL_NAME = 256  # Workers AI ids are under 100 characters; URLs have a length limit of their own
-EXAMPLE_CHAT_MODEL = "@cf/meta/llama-3.1-8b-instruct"
+EXAMPLE_CHAT_MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 DEFAULT_EMBEDDING_BATCH = 100  # `text` maxItems in every Workers AI embedding schema
 
 
@@ -35,6 +35,7 @@ EMBEDDING_MODELS: Mapping[str, EmbeddingModel] = {
     "@cf/baai/bge-large-en-v1.5": EmbeddingModel(1024),
     "@cf/baai/bge-m3": EmbeddingModel(1024),
     "@cf/google/embeddinggemma-300m": EmbeddingModel(768),
+    "@cf/qwen/qwen3-embedding-0.6b": EmbeddingModel(1024),
 }
 
 

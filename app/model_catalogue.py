@@ -17,12 +17,12 @@ from typing import Any
 
 from app.catalog import EMBEDDING_MODELS
 from app.errors import ProxyError
-from app.traits import KNOWN, UNKNOWN, traits_for
+from app.known_models import CHAT, CURRENT, EMBEDDINGS, KnownModel
+from app.traits import UNKNOWN, traits_for
 
 log = logging.getLogger("workers_ai_proxy")
 
-CHAT = "Text Generation"
-EMBEDDINGS = "Text Embeddings"
+__all__ = ["CHAT", "EMBEDDINGS", "CatalogueEntry", "ModelCatalogue"]
 BUNDLED_CREATED = 1735689600  # 2025-01-01: the bundled list has no dates of its own
 
 FetchPage = Callable[[int], Awaitable[tuple[list[Any], dict[str, Any]]]]  # page number -> (models, result_info)
@@ -35,7 +35,11 @@ class CatalogueEntry:
     created: int = BUNDLED_CREATED
     description: str | None = None
     context_window: int | None = None
-    capabilities: dict[str, bool] = field(default_factory=dict)
+    capabilities: dict[str, bool] = field(default_factory=dict)  # tools, json, vision, reasoning: where known
+    requires_workers_paid: bool | None = None
+    async_queue: bool | None = None
+    pricing: list[dict[str, Any]] | None = None  # as the catalogue gives it: [{unit, price, currency}]
+    shutdown_date: str | None = None  # the catalogue's planned_deprecation_date
 
     def openai(self, alias_for: str | None = None) -> dict[str, Any]:
         model: dict[str, Any] = {
@@ -51,13 +55,21 @@ class CatalogueEntry:
             model["context_window"] = self.context_window
         if self.capabilities:
             model["capabilities"] = dict(self.capabilities)
+        if self.requires_workers_paid is not None:
+            model["requires_workers_paid"] = self.requires_workers_paid
+        if self.async_queue is not None:
+            model["async_queue"] = self.async_queue
+        if self.pricing:
+            model["pricing"] = self.pricing
+        if self.shutdown_date is not None:
+            model["shutdown_date"] = self.shutdown_date  # OpenAI's own field for it
         if self.description:
             model["description"] = self.description
         return model
 
 
 def owner(model_id: str) -> str:
-    """`@cf/meta/llama-3.1-8b-instruct` -> `meta`."""
+    """`@cf/meta/llama-3.3-70b-instruct-fp8-fast` -> `meta`."""
     parts = model_id.split("/")
     return parts[1] if len(parts) > 2 else "cloudflare"
 
@@ -93,8 +105,15 @@ class ModelCatalogue:
 
     def task_of(self, model_id: str) -> str | None:
         """What the model does, from what is known right now (no I/O)."""
-        entry = self._entries.get(model_id) or self._bundled.get(model_id)
+        entry = self.entry(model_id)
         return entry.task if entry is not None else None
+
+    def entry(self, model_id: str) -> CatalogueEntry | None:
+        """What is known of a model right now (no I/O): the account's entry, else the bundled one."""
+        return self._entries.get(model_id) or self._bundled.get(model_id)
+
+    def known_ids(self) -> list[str]:
+        return list(self._entries or self._bundled)
 
     def refresh_in_background(self) -> None:
         if self._fetch_page is not None and (self._refresh is None or self._refresh.done()):
@@ -136,15 +155,19 @@ class ModelCatalogue:
 
 
 def entry_from_search(model: Any) -> CatalogueEntry | None:
-    """One `/ai/models/search` object -> an entry (wire spec 5.1); None when it names no model."""
+    """One `/ai/models/search` object -> an entry (wire spec 5.1, 9.13); None when it names no model. What the
+    catalogue says of a capability wins; the proxy's own knowledge fills in what it does not say."""
     if not isinstance(model, dict) or not isinstance(model.get("name"), str):
         return None
     name = model["name"]
     task = model.get("task", {}).get("name") if isinstance(model.get("task"), dict) else None
     properties = {p.get("property_id"): p.get("value") for p in model.get("properties") or [] if isinstance(p, dict)}
     capabilities = _capabilities(name, task)
-    if str(properties.get("function_calling", "")).lower() == "true":
-        capabilities["tools"] = True
+    for capability, property_id in (("tools", "function_calling"), ("vision", "vision"), ("reasoning", "reasoning")):
+        said = _flag(properties.get(property_id))
+        if said is not None:
+            capabilities[capability] = said
+    deprecation = properties.get("planned_deprecation_date")
     return CatalogueEntry(
         id=name,
         task=task or "unknown",
@@ -152,19 +175,33 @@ def entry_from_search(model: Any) -> CatalogueEntry | None:
         description=model.get("description") if isinstance(model.get("description"), str) else None,
         context_window=_int(properties.get("context_window")),
         capabilities=capabilities,
+        requires_workers_paid=_flag(properties.get("require_workers_paid")),
+        async_queue=_flag(properties.get("async_queue")),
+        pricing=_pricing(properties.get("price")),
+        shutdown_date=str(deprecation)[:10] if isinstance(deprecation, str) and deprecation else None,
     )
 
 
 def bundled_entries() -> Iterable[CatalogueEntry]:
-    for model_id in KNOWN:
-        yield CatalogueEntry(id=model_id, task=CHAT, capabilities=_capabilities(model_id, CHAT))
+    for model_id, known in CURRENT.items():
+        yield CatalogueEntry(
+            id=model_id,
+            task=known.task,
+            context_window=known.context_window,
+            capabilities=_capabilities(model_id, known.task),
+            requires_workers_paid=known.paid or None,
+        )
     for model_id in EMBEDDING_MODELS:
-        yield CatalogueEntry(id=model_id, task=EMBEDDINGS)
+        if model_id not in CURRENT:
+            yield CatalogueEntry(id=model_id, task=EMBEDDINGS)
 
 
 def _capabilities(model_id: str, task: str | None) -> dict[str, bool]:
     if task != CHAT:
         return {}
+    known: KnownModel | None = CURRENT.get(model_id)
+    if known is not None:
+        return {"tools": known.tools, "json": True, "vision": known.vision, "reasoning": known.reasoning}
     traits = traits_for(model_id)
     if traits is UNKNOWN:
         return {}
@@ -173,6 +210,26 @@ def _capabilities(model_id: str, task: str | None) -> dict[str, bool]:
     if traits.vision is not None:
         capabilities["vision"] = traits.vision
     return capabilities
+
+
+def _flag(value: Any) -> bool | None:
+    """Catalogue booleans are the strings "true" / "false"."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+def _pricing(value: Any) -> list[dict[str, Any]] | None:
+    if not isinstance(value, list):
+        return None
+    prices = [
+        {key: item[key] for key in ("unit", "price", "currency") if key in item}
+        for item in value
+        if isinstance(item, dict) and "price" in item
+    ]
+    return prices or None
 
 
 def _int(value: Any) -> int | None:

@@ -76,14 +76,14 @@ def test_emulator_serves_the_openai_sdk(tmp_path: Path) -> None:
         openai_schema.sdk(proxy.url, api_key="unused") as sdk,
     ):
         messages = [{"role": "user", "content": "Tell me about the edge"}]
-        reply = sdk.chat.completions.create(model="@cf/meta/llama-3.1-8b-instruct", messages=messages)  # type: ignore[arg-type]
+        reply = sdk.chat.completions.create(model="@cf/meta/llama-3.3-70b-instruct-fp8-fast", messages=messages)  # type: ignore[arg-type]
         text = reply.choices[0].message.content or ""
         assert "Emulated" in text and reply.usage is not None and reply.usage.completion_tokens > 0
-        again = sdk.chat.completions.create(model="@cf/meta/llama-3.1-8b-instruct", messages=messages)  # type: ignore[arg-type]
+        again = sdk.chat.completions.create(model="@cf/meta/llama-3.3-70b-instruct-fp8-fast", messages=messages)  # type: ignore[arg-type]
         assert again.choices[0].message.content == text  # deterministic
         chunks = list(
             sdk.chat.completions.create(
-                model="@cf/meta/llama-3.1-8b-instruct",
+                model="@cf/meta/llama-3.3-70b-instruct-fp8-fast",
                 messages=messages,  # type: ignore[arg-type]
                 stream=True,
                 stream_options={"include_usage": True},
@@ -92,7 +92,7 @@ def test_emulator_serves_the_openai_sdk(tmp_path: Path) -> None:
         assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text
         assert chunks[-1].usage is not None
         short = sdk.chat.completions.create(
-            model="@cf/meta/llama-3.1-8b-instruct",
+            model="@cf/meta/llama-3.3-70b-instruct-fp8-fast",
             messages=messages,
             max_tokens=3,  # type: ignore[arg-type]
         )
@@ -113,7 +113,7 @@ def test_config_file_and_env_file_are_read(tmp_path: Path) -> None:
         "emulator = true\n"
         "emulator_token_delay_ms = 0\n"
         "[proxy.model_aliases]\n"
-        '"my-chat" = "@cf/meta/llama-3.1-8b-instruct"\n'
+        '"my-chat" = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"\n'
         '[models."my-chat"]\n'
         "max_tokens = 2\n"
     )
@@ -131,7 +131,7 @@ def test_several_workers_serve_the_same_port(tmp_path: Path) -> None:
     with RunningProxy(
         "--emulator", "--workers", "2", cwd=tmp_path, env=clean_env(PROXY_EMULATOR_TOKEN_DELAY_MS="0")
     ) as proxy:
-        body = {"model": "@cf/meta/llama-3.1-8b-instruct", "messages": [{"role": "user", "content": "hi"}]}
+        body = {"model": "@cf/meta/llama-3.3-70b-instruct-fp8-fast", "messages": [{"role": "user", "content": "hi"}]}
         for _ in range(6):
             assert httpx.post(proxy.url + "/v1/chat/completions", json=body, timeout=10).status_code == 200
     output = proxy.output()
@@ -145,10 +145,14 @@ def test_emulator_serves_the_openai_route_and_the_catalogue(tmp_path: Path) -> N
         openai_schema.sdk(proxy.url, api_key="unused") as sdk,
     ):
         messages = [{"role": "user", "content": "Hi"}]
-        reply = sdk.chat.completions.create(model="@cf/meta/llama-3.1-8b-instruct", messages=messages)  # type: ignore[arg-type]
+        reply = sdk.chat.completions.create(model="@cf/meta/llama-3.3-70b-instruct-fp8-fast", messages=messages)  # type: ignore[arg-type]
         assert "Emulated" in (reply.choices[0].message.content or "")
         chunks = list(
-            sdk.chat.completions.create(model="@cf/meta/llama-3.1-8b-instruct", messages=messages, stream=True)  # type: ignore[arg-type]
+            sdk.chat.completions.create(
+                model="@cf/meta/llama-3.3-70b-instruct-fp8-fast",
+                messages=messages,  # type: ignore[arg-type]
+                stream=True,
+            )
         )
         assert (
             "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == reply.choices[0].message.content
@@ -156,4 +160,4 @@ def test_emulator_serves_the_openai_route_and_the_catalogue(tmp_path: Path) -> N
         assert len(sdk.embeddings.create(model="@cf/baai/bge-base-en-v1.5", input="x").data[0].embedding) == 768
         raw = sdk.models.with_raw_response.list()
         assert raw.headers["x-model-catalogue"] == "account"
-        assert "@cf/meta/llama-3.1-8b-instruct" in {m.id for m in raw.parse().data}
+        assert "@cf/meta/llama-3.3-70b-instruct-fp8-fast" in {m.id for m in raw.parse().data}

@@ -54,7 +54,7 @@ def test_env_example_and_toml_example_use_real_settings() -> None:
     from app.settings import load_settings
 
     settings = load_settings(ROOT / "config" / "proxy.example.toml", _env_file=None)
-    assert settings.proxy_model_aliases["gpt-4o-mini"] == "@cf/meta/llama-3.1-8b-instruct"
+    assert settings.proxy_model_aliases["gpt-4o-mini"] == "@cf/zai-org/glm-4.7-flash"
     assert settings.max_tokens_for("@cf/meta/llama-3.3-70b-instruct-fp8-fast") == 2048
 
 

@@ -100,3 +100,53 @@ def test_the_catalogue_refuses_the_wrong_kind_of_model(
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "model"
     assert fake.requests == []
+
+
+def test_capabilities_prices_and_deprecation_come_from_the_account_catalogue(
+    start_proxy: StartProxy, fake: FakeUpstream
+) -> None:
+    kimi = catalogue_entry("@cf/moonshotai/kimi-k2.6", "Text Generation")
+    kimi["properties"] = [
+        {"property_id": "context_window", "value": "262144"},
+        {"property_id": "function_calling", "value": "true"},
+        {"property_id": "reasoning", "value": "true"},
+        {"property_id": "vision", "value": "false"},
+        {"property_id": "require_workers_paid", "value": "true"},
+        {"property_id": "async_queue", "value": "true"},
+        {"property_id": "planned_deprecation_date", "value": "2027-01-31"},
+        {
+            "property_id": "price",
+            "value": [
+                {"unit": "per M input tokens", "price": 0.95, "currency": "USD"},
+                {"unit": "per M output tokens", "price": 4.0, "currency": "USD"},
+                {"unit": "per M cached input tokens", "price": 0.16, "currency": "USD"},
+            ],
+        },
+    ]
+    fake.catalogue.append(kimi)
+    server = start_proxy()
+    with openai_schema.sdk(server.url) as client:
+        model = client.models.retrieve("@cf/moonshotai/kimi-k2.6").model_dump()
+    assert model["context_window"] == 262144 and model["shutdown_date"] == "2027-01-31"
+    assert model["capabilities"] == {"tools": True, "json": True, "vision": False, "reasoning": True}
+    assert model["requires_workers_paid"] is True and model["async_queue"] is True
+    assert {"unit": "per M cached input tokens", "price": 0.16, "currency": "USD"} in model["pricing"]
+
+
+def test_the_emulators_models_carry_context_windows() -> None:
+    from app.main import create_app
+    from app.settings import Settings
+    from tests.servers import ProxyServer
+
+    server = ProxyServer(create_app(Settings(_env_file=None, proxy_emulator=True))).start()  # type: ignore[call-arg]
+    try:
+        with openai_schema.sdk(server.url) as client:
+            models = {m.id: m.model_dump() for m in client.models.list().data}
+    finally:
+        server.stop()
+    chat = [m for m in models.values() if m["task"] == "Text Generation"]
+    assert chat and all(
+        isinstance(m.get("context_window"), int) for m in chat if m["id"] != "@cf/nvidia/nemotron-3-120b-a12b"
+    )
+    assert models["@cf/openai/gpt-oss-120b"]["context_window"] == 128000
+    assert "@cf/meta/llama-3.1-8b-instruct" not in models  # retired on 2026-05-30

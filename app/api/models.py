@@ -30,7 +30,7 @@ ENDPOINTS = (
         "GET",
         "/v1/models/{model:path}",
         retrieve_model,
-        summary="Retrieve a model (ids keep their slashes: /v1/models/@cf/meta/llama-3.1-8b-instruct)",
+        summary="Retrieve a model (ids keep their slashes: /v1/models/@cf/openai/gpt-oss-120b)",
         tag="models",
         also_at=("/models/{model:path}",),
     ),

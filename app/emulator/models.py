@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-from app.catalog import EMBEDDING_MODELS
+from typing import Any
 
-TEXT_GENERATION_MODELS = frozenset(
-    {
-        "@cf/meta/llama-3.1-8b-instruct",
-        "@cf/meta/llama-3.1-8b-instruct-fast",
-        "@cf/meta/llama-3.1-8b-instruct-fp8",
-        "@cf/meta/llama-3.2-1b-instruct",
-        "@cf/meta/llama-3.2-3b-instruct",
-        "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
-        "@cf/meta/llama-4-scout-17b-16e-instruct",
-        "@cf/mistralai/mistral-small-3.1-24b-instruct",
-        "@cf/google/gemma-3-12b-it",
-        "@cf/qwen/qwq-32b",
-        "@cf/qwen/qwen2.5-coder-32b-instruct",
-        "@cf/deepseek-ai/deepseek-r1-distill-qwen-32b",
-        "@cf/openai/gpt-oss-120b",
-        "@cf/openai/gpt-oss-20b",
-        "@hf/nousresearch/hermes-2-pro-mistral-7b",
-    }
-)
+from app.catalog import EMBEDDING_MODELS
+from app.known_models import CHAT, CURRENT
+
+# Today's chat models: a retired id gets Workers AI's own answer for a model that is gone (5007)
+TEXT_GENERATION_MODELS = frozenset(model_id for model_id, known in CURRENT.items() if known.task == CHAT)
 EMBEDDING_DIMENSIONS = {model_id: model.dimensions for model_id, model in EMBEDDING_MODELS.items()}
 UPSTREAM_DEFAULT_MAX_TOKENS = 256  # what Workers AI stops at when a request names no max_tokens
 EMBEDDING_MAX_ITEMS = 100
+
+
+def catalogue_properties(model_id: str) -> list[dict[str, Any]]:
+    """What `/ai/models/search` says of a model (wire spec 9.13): booleans as the strings "true"/"false"."""
+    known = CURRENT.get(model_id)
+    if known is None:
+        return []
+    properties: list[dict[str, Any]] = []
+    if known.context_window is not None:
+        properties.append({"property_id": "context_window", "value": str(known.context_window)})
+    if known.task == CHAT:
+        for property_id, value in (
+            ("function_calling", known.tools),
+            ("vision", known.vision),
+            ("reasoning", known.reasoning),
+            ("require_workers_paid", known.paid),
+        ):
+            properties.append({"property_id": property_id, "value": "true" if value else "false"})
+    return properties

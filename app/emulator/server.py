@@ -19,6 +19,7 @@ from app.emulator.models import (
     EMBEDDING_MAX_ITEMS,
     TEXT_GENERATION_MODELS,
     UPSTREAM_DEFAULT_MAX_TOKENS,
+    catalogue_properties,
 )
 
 
@@ -60,7 +61,7 @@ async def search_models(request: web.Request) -> web.Response:
             "description": "emulated",
             "task": {"name": task},
             "created_at": "2025-01-01 00:00:00",
-            "properties": [],
+            "properties": catalogue_properties(name),
         }
         for name, task in chunk
     ]

@@ -99,7 +99,7 @@ class Targets:
         return httpx.Headers(headers)
 
     def _native(self, model_id: str) -> Endpoint:
-        # Model ids keep their slashes unescaped: .../ai/run/@cf/meta/llama-3.1-8b-instruct
+        # Model ids keep their slashes unescaped: .../ai/run/@cf/openai/gpt-oss-120b
         if self._gateway is not None:
             return Endpoint(self._gateway + "workers-ai/" + model_id, model_id, True)
         return Endpoint(self._ai + "run/" + model_id, model_id, False)
