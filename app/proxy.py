@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from app.dialects.common import unwrap_result
 from app.embedding_batches import EmbeddingJob, InputLimits
 from app.errors import InvalidRequest, ModelNotFound, NotFound, ProxyError
 from app.model_catalogue import CHAT, EMBEDDINGS, CatalogueEntry, ModelCatalogue
+from app.model_guide import DEPRECATION_HEADER, deprecation, unknown_model, with_catalogue
 from app.protocol.chat import ChatCompletionRequest
 from app.protocol.common import SAMPLING_FIELDS
 from app.protocol.completions import CompletionRequest
@@ -34,6 +36,7 @@ from app.upstream.client import UpstreamClient
 from app.upstream.targets import Endpoint, Targets
 
 __all__ = ["Caller", "Proxy", "Reply", "catalogue_page"]
+log = logging.getLogger("workers_ai_proxy")
 
 T = TypeVar("T")
 LOG_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -61,10 +64,11 @@ class Proxy:
         self.catalog = catalog
         self.model_catalogue = models
         self.fetch_image = fetch_image
+        self._warned: set[str] = set()  # models whose deprecation was logged
 
     # -- chat ---------------------------------------------------------------------------------
     async def chat(self, request: ChatCompletionRequest, caller: Caller) -> Reply:
-        primary = self.catalog.resolve(request.model)
+        primary = self._route(request.model)
         self._check_task(primary, CHAT, "/v1/chat/completions")
         limits = self.settings
         check_chat_request(request, primary, limits.proxy_max_n, limits.proxy_max_images)
@@ -108,7 +112,7 @@ class Proxy:
 
     # -- legacy completions ---------------------------------------------------------------------
     async def completions(self, request: CompletionRequest, caller: Caller) -> Reply:
-        primary = self.catalog.resolve(request.model)
+        primary = self._route(request.model)
         self._check_task(primary, CHAT, "/v1/completions")
         prompts = check_completion_request(request, self.settings.proxy_max_n)
         return await self._with_fallbacks(
@@ -149,7 +153,7 @@ class Proxy:
     # -- embeddings ---------------------------------------------------------------------------
     async def embeddings(self, request: EmbeddingRequest, caller: Caller) -> Reply:
         """Retried, never falling back: another model's vectors would not compare with this one's."""
-        route = self.catalog.resolve(request.model)
+        route = self._route(request.model)
         self._check_task(route, EMBEDDINGS, "/v1/embeddings")
         limits = InputLimits(self.settings.proxy_embeddings_max_inputs, self.settings.proxy_embeddings_max_chars)
         job = EmbeddingJob.plan(request, route, self.catalog.embedding_model(route.model_id), limits)
@@ -163,7 +167,11 @@ class Proxy:
             relayed.update(headers)
             return call.dialect.parse_embeddings(payload, len(texts))
 
-        return Reply(await job.run(embed), relayed)
+        try:
+            vectors = await job.run(embed)
+        except ModelNotFound as gone:
+            raise self._unknown(route, gone) from None
+        return Reply(vectors, {**relayed, **self._notices(route)})
 
     # -- models -------------------------------------------------------------------------------
     async def models(self) -> tuple[list[dict[str, Any]], str]:
@@ -207,12 +215,15 @@ class Proxy:
         for route in self._chain(primary, can_serve):
             try:
                 reply = await serve(route, deadline)
+            except ModelNotFound as gone:  # Workers AI does not serve it (any more): say what to use
+                raise self._unknown(route, gone) from None
             except ProxyError as error:
                 if not error.retryable or asyncio.get_running_loop().time() >= deadline:
                     raise
                 failure = error
                 continue
             reply.headers[SERVED_MODEL_HEADER] = route.model_id
+            reply.headers.update(self._notices(route))
             return reply
         assert failure is not None  # the chain always holds the primary route
         raise failure
@@ -224,7 +235,7 @@ class Proxy:
         )
         for name in names or []:
             try:
-                route = self.catalog.resolve(name)
+                route = self._route(name)
                 can_serve(route)
             except ProxyError:
                 continue  # a fallback that cannot serve this request is skipped, not an error of the client's
@@ -237,7 +248,35 @@ class Proxy:
         return Call(route, REGISTRY[route.dialect], endpoint, caller, deadline)
 
     def _max_tokens(self, asked: int | None, route: Route) -> int:
-        return asked or self.settings.max_tokens_for(route.requested, route.model_id)
+        if asked:
+            return asked
+        default = self.settings.max_tokens_for(route.requested, route.model_id)
+        entry = self.model_catalogue.entry(route.model_id)
+        window = entry.context_window if entry is not None else None
+        return min(default, window) if window else default  # never more than the model can hold
+
+    def _route(self, name: str) -> Route:
+        """A model name -> its route, with what the account's catalogue says the model can do."""
+        try:
+            route = self.catalog.resolve(name)
+        except ModelNotFound:
+            candidates = [*self.model_catalogue.known_ids(), *self.settings.proxy_model_aliases]
+            raise unknown_model(name, name, candidates) from None
+        return with_catalogue(route, self.model_catalogue.entry(route.model_id))
+
+    def _unknown(self, route: Route, gone: ModelNotFound) -> ModelNotFound:
+        candidates = [*self.model_catalogue.known_ids(), *self.settings.proxy_model_aliases]
+        return unknown_model(route.requested, route.model_id, candidates, detail=gone.message)
+
+    def _notices(self, route: Route) -> dict[str, str]:
+        """`x-model-deprecation` for a model with a date to stop; logged once per model."""
+        date = deprecation(route.model_id, self.model_catalogue.entry(route.model_id))
+        if date is None:
+            return {}
+        if route.model_id not in self._warned:
+            self._warned.add(route.model_id)
+            log.warning("model %s is deprecated by Workers AI (shutdown date %s)", route.model_id, date)
+        return {DEPRECATION_HEADER: date}
 
     def _check_task(self, route: Route, wanted: str, endpoint: str) -> None:
         task = self.model_catalogue.task_of(route.model_id)

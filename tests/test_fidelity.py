@@ -123,3 +123,68 @@ def test_values_at_the_edges_of_their_ranges_are_accepted(client: Any, fake: Fak
         model=MODEL, messages=ASK, temperature=2, top_p=1, frequency_penalty=-2, presence_penalty=2, n=1
     )
     assert reply.choices[0].message.content
+
+
+# -- models that are unknown, retired or on their way out ---------------------------------------------
+def test_a_retired_model_is_a_404_naming_its_successor(client: Any, fake: FakeUpstream) -> None:
+    from tests.fake_upstream import Reply, envelope_error
+
+    fake.script(Reply(400, envelope_error(5007, "No such model @cf/meta/llama-3.1-8b-instruct or task")))
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(model="@cf/meta/llama-3.1-8b-instruct", messages=ASK)
+    assert caught.value.param == "model"  # type: ignore[attr-defined]
+    assert "@cf/meta/llama-3.1-8b-instruct-fast" in caught.value.message and "2026-05-30" in caught.value.message
+
+
+def test_a_mistyped_id_and_a_mistyped_alias_get_the_same_404_with_the_closest_ids(
+    client: Any, fake: FakeUpstream
+) -> None:
+    from tests.fake_upstream import Reply, envelope_error
+
+    typo = "@cf/meta/llama-3.3-70b-instruct-fp8-fsat"
+    fake.script(Reply(400, envelope_error(5007, f"No such model {typo} or task")))
+    with pytest.raises(openai.NotFoundError) as by_id:
+        client.chat.completions.create(model=typo, messages=ASK)
+    with pytest.raises(openai.NotFoundError) as by_alias:
+        client.chat.completions.create(model="gpt-4o-mni", messages=ASK)
+    for caught, closest in ((by_id, "@cf/meta/llama-3.3-70b-instruct-fp8-fast"), (by_alias, "gpt-4o-mini")):
+        assert caught.value.param == "model" and caught.value.code == "model_not_found"  # type: ignore[attr-defined]
+        assert "Closest known models" in caught.value.message and closest in caught.value.message
+
+
+def test_deprecated_models_say_so_in_a_header_and_once_in_the_log(
+    start_proxy: StartProxy, fake: FakeUpstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.fake_upstream import catalogue_entry
+
+    entry = catalogue_entry("@cf/meta/llama-3.3-70b-instruct-fp8-fast", "Text Generation")
+    entry["properties"] = [{"property_id": "planned_deprecation_date", "value": "2027-03-01"}]
+    fake.catalogue = [entry]
+    server = start_proxy()
+    with openai_schema.sdk(server.url) as client, caplog.at_level("WARNING", logger="workers_ai_proxy"):
+        for _ in range(3):
+            raw = client.chat.completions.with_raw_response.create(model=entry["name"], messages=ASK)
+            assert raw.headers["x-model-deprecation"] == "2027-03-01"
+        still_served = client.chat.completions.with_raw_response.create(model=MODEL, messages=ASK)
+        assert still_served.headers["x-model-deprecation"] == "2026-05-30"  # retired, yet this account serves it
+    warnings = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+    assert len([w for w in warnings if entry["name"] in w]) == 1
+
+
+def test_the_catalogue_decides_capabilities_and_the_default_budget(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    from tests.fake_upstream import catalogue_entry
+
+    small = catalogue_entry("@cf/meta/llama-3.3-70b-instruct-fp8-fast", "Text Generation")
+    small["properties"] = [
+        {"property_id": "context_window", "value": "1000"},
+        {"property_id": "function_calling", "value": "false"},
+    ]
+    fake.catalogue = [small]
+    server = start_proxy()
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    with openai_schema.sdk(server.url) as client:
+        client.chat.completions.create(model=small["name"], messages=ASK)
+        assert fake.last.body["max_tokens"] == 1000  # PROXY_DEFAULT_MAX_TOKENS (4096) capped by the window
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(model=small["name"], messages=ASK, tools=tools)
+        assert caught.value.param == "tools"  # type: ignore[attr-defined]
