@@ -2,6 +2,7 @@
 
     ProxyError                      -> {"error": {"message", "type", "param", "code"}} + HTTP status
      +-- InvalidRequest        400  malformed JSON, schema violations, unsupported parameters
+     |    +-- ContentBlocked   400  a guardrail or content filter blocked the prompt or the answer
      +-- AuthenticationFailed  401  missing/wrong client key, upstream token refused
      +-- PermissionDenied      403  upstream refuses the account or model
      +-- NotFound              404  unknown path
@@ -10,6 +11,7 @@
      +-- PayloadTooLarge       413
      +-- RateLimited           429  upstream capacity or rate limit (Retry-After when known)
      |    +-- QuotaExhausted   429  daily neuron allocation used up (Retry-After: next 00:00 UTC)
+     |         +-- CreditsExhausted 429  AI Gateway credits used up (until someone tops them up)
      +-- UpstreamError         502  unusable upstream reply; or the upstream's own 5xx status
      |    +-- UpstreamUnreachable  502  connection refused/reset, DNS, TLS
      |    +-- UpstreamTimeout      504  no answer in time
@@ -76,6 +78,12 @@ class InvalidRequest(ProxyError):
     error_type = "invalid_request_error"
 
 
+class ContentBlocked(InvalidRequest):
+    """AI Gateway guardrails (2016, 2017) or Workers AI's content filter (3030): asking again gets the same."""
+
+    default_code = "content_filter"
+
+
 class AuthenticationFailed(ProxyError):
     status = 401
     error_type = "invalid_request_error"
@@ -124,6 +132,10 @@ class QuotaExhausted(RateLimited):
     error_type = "insufficient_quota"
     default_code = "insufficient_quota"
     retryable_by_default = False
+
+
+class CreditsExhausted(QuotaExhausted):
+    """AI Gateway's Unified Billing credits (2021): no reset time to wait for, so no Retry-After."""
 
 
 class UpstreamError(ProxyError):

@@ -18,6 +18,8 @@ import orjson
 
 from app.errors import (
     AuthenticationFailed,
+    ContentBlocked,
+    CreditsExhausted,
     InvalidRequest,
     ModelNotFound,
     NotFound,
@@ -35,8 +37,11 @@ ERROR_BY_CODE: dict[int, type[ProxyError]] = {
     3003: InvalidRequest,
     5004: InvalidRequest,
     5006: InvalidRequest,
-    3030: InvalidRequest,
     3006: PayloadTooLarge,
+    # content blocked: Workers AI's filter, AI Gateway guardrails (on the prompt or the answer)
+    3030: ContentBlocked,
+    2016: ContentBlocked,
+    2017: ContentBlocked,
     # unknown model or route
     5007: ModelNotFound,
     3042: ModelNotFound,
@@ -56,6 +61,7 @@ ERROR_BY_CODE: dict[int, type[ProxyError]] = {
     2041: RateLimited,
     3036: QuotaExhausted,
     4006: QuotaExhausted,
+    2021: CreditsExhausted,
     3007: RequestTimeout,
     3008: RequestTimeout,
 }
@@ -71,6 +77,16 @@ ERROR_BY_STATUS: dict[int, type[ProxyError]] = {
     429: RateLimited,
 }
 
+# AI Gateway guardrails could not run (a Block rule applies): the request may pass on a second try
+TRANSIENT_CODES = frozenset({7013})
+# What the client can do about it, after Cloudflare's own message
+HINTS = {
+    5035: "This model needs the Workers Paid plan (or AI Gateway Unified Billing credits); the account is on the "
+    "Free plan.",
+    2021: "The AI Gateway credits of this account are used up; top them up to continue.",
+}
+# OpenAI-style `code`s for the cases a client may want to tell apart from their class's default
+SPECIFIC_CODES = {5035: "requires_workers_paid", 2016: "content_filter", 2017: "content_filter"}
 MAX_MESSAGE = 2000
 MAX_RETRY_AFTER = 86_400  # a day: beyond that a relayed value is the upstream's mistake
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
@@ -101,6 +117,11 @@ def error_from_payload(status: int, payload: Any, headers: dict[str, str]) -> Pr
     if code is not None:
         message = f"{message} (Workers AI error {code})"
     error_class = ERROR_BY_CODE.get(code) if code is not None else None
+    if code in TRANSIENT_CODES:
+        return UpstreamError(message, status=503, retryable=True)
+    hint = HINTS.get(code) if code is not None else None
+    if hint is not None:
+        message = f"{message} {hint}"
     if error_class is None:
         error_class = ERROR_BY_STATUS.get(status)
     if error_class is None:
@@ -118,7 +139,8 @@ def error_from_payload(status: int, payload: Any, headers: dict[str, str]) -> Pr
     elif retry_after is not None:
         extra_headers["Retry-After"] = str(retry_after)
     keep_status = error_class in (InvalidRequest, NotFound) and 400 <= status <= 499
-    return error_class(message, status=status if keep_status else None, headers=extra_headers)
+    specific = SPECIFIC_CODES.get(code) if code is not None else None
+    return error_class(message, status=status if keep_status else None, headers=extra_headers, code=specific)
 
 
 def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> int | None:
