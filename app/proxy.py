@@ -16,6 +16,7 @@ from app.catalog import Catalog, Route
 from app.chat.answer import chat_completion, finalize, text_completion
 from app.chat.choice_stream import ChoiceStream
 from app.chat.context import CompletionContext
+from app.chat.functions import FunctionCallEncoder, as_tools, legacy_message, uses_functions
 from app.chat.images import Fetch, has_remote_images, inline_remote_images
 from app.chat.plan import OutputPlan
 from app.chat.request import check_chat_request, check_completion_request, output_plan, stop_sequences
@@ -70,6 +71,9 @@ class Proxy:
     async def chat(self, request: ChatCompletionRequest, caller: Caller) -> Reply:
         primary = self._route(request.model)
         self._check_task(primary, CHAT, "/v1/chat/completions")
+        legacy = uses_functions(request)  # deprecated `functions`: carried as tools, answered in their form
+        if legacy:
+            request = as_tools(request)
         limits = self.settings
         check_chat_request(request, primary, limits.proxy_max_n, limits.proxy_max_images)
         if has_remote_images(request):
@@ -84,10 +88,12 @@ class Proxy:
             check_chat_request(request, route, limits.proxy_max_n, limits.proxy_max_images)
 
         return await self._with_fallbacks(
-            primary, can_serve, lambda route, deadline: self._chat(request, route, caller, deadline)
+            primary, can_serve, lambda route, deadline: self._chat(request, route, caller, deadline, legacy)
         )
 
-    async def _chat(self, request: ChatCompletionRequest, route: Route, caller: Caller, deadline: float) -> Reply:
+    async def _chat(
+        self, request: ChatCompletionRequest, route: Route, caller: Caller, deadline: float, legacy: bool
+    ) -> Reply:
         max_tokens = self._max_tokens(request.max_completion_tokens or request.max_tokens, route)
         plan = output_plan(request, route, max_tokens)
         ctx = CompletionContext.new(route.requested, request.include_usage)
@@ -103,11 +109,12 @@ class Proxy:
         if not request.stream:
             answers = await _all([self.calls.answer(call, body) for _ in range(n)])
             finals = [finalize(answer, plan) for answer, _ in answers]
-            return Reply(chat_completion(ctx, finals), answers[0][1])
-        encoders = [
+            return Reply(chat_completion(ctx, finals, legacy_message if legacy else None), answers[0][1])
+        chunks = [
             ChunkEncoder(ctx.completion_id, ctx.created, ctx.model, i, include_usage=ctx.include_usage)
             for i in range(n)
         ]
+        encoders: list[FrameEncoder] = [FunctionCallEncoder(c) for c in chunks] if legacy else list(chunks)
         return await self._stream(call, [body] * n, plan, encoders, upstream_stream, ctx.include_usage)
 
     # -- legacy completions ---------------------------------------------------------------------

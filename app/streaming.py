@@ -91,6 +91,10 @@ class ChunkEncoder:
     def finish(self, reason: str) -> bytes:
         return self._choice + b'},"logprobs":null,"finish_reason":' + orjson.dumps(reason) + b"}]" + self._end
 
+    def delta(self, fields: dict[str, Any]) -> bytes:
+        """A frame whose delta holds `fields` (rarer shapes, e.g. a legacy `function_call`)."""
+        return self._choice + orjson.dumps(fields)[1:-1] + self._tail
+
     def usage(self, usage: Usage) -> bytes:
         return self._head + b',"choices":[],"usage":' + orjson.dumps(usage) + b"}\n\n"
 

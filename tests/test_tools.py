@@ -347,3 +347,70 @@ def test_upstream_receives_valid_json_arguments_in_history(client: openai.OpenAI
     ]
     client.chat.completions.create(model=LLAMA, messages=messages, tools=[WEATHER])  # type: ignore[arg-type,list-item]
     assert orjson.loads(fake.last.body["messages"][1]["tool_calls"][0]["function"]["arguments"]) == {"city": "Rome"}
+
+
+# -- the deprecated `functions` / `function_call` ----------------------------------------------------------
+FUNCTION = WEATHER["function"]
+
+
+def test_legacy_functions_are_sent_as_tools_and_answered_in_their_own_shape(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    """Regression: older LangChain and LlamaIndex agents send `functions`, which were silently ignored."""
+    fake.script(legacy_tool_reply({"city": "Paris"}))
+    reply = client.chat.completions.create(
+        model=LLAMA,
+        messages=ASK,
+        functions=[FUNCTION],
+        function_call={"name": "get_weather"},  # type: ignore[arg-type,list-item]
+    )
+    sent = fake.last.body
+    assert sent["tools"][0]["name"] == "get_weather"  # flat tools for this model, named choice emulated
+    choice = reply.choices[0]
+    assert choice.finish_reason == "function_call" and choice.message.tool_calls is None
+    assert choice.message.function_call is not None and choice.message.function_call.name == "get_weather"
+    assert json.loads(choice.message.function_call.arguments) == {"city": "Paris"}
+
+
+def test_legacy_function_calls_stream_as_function_call_deltas(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    event = {"response": "", "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}
+    usage = {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14}
+    fake.script(Reply(chunks=[sse(event), sse({"response": "", "usage": usage}), sse(b"[DONE]")]))
+    chunks = list(client.chat.completions.create(model=LLAMA, messages=ASK, functions=[FUNCTION], stream=True))  # type: ignore[arg-type,list-item]
+    name = "".join(
+        c.choices[0].delta.function_call.name or "" for c in chunks if c.choices and c.choices[0].delta.function_call
+    )
+    arguments = "".join(
+        c.choices[0].delta.function_call.arguments or ""
+        for c in chunks
+        if c.choices and c.choices[0].delta.function_call
+    )
+    assert name == "get_weather" and json.loads(arguments) == {"city": "Paris"}
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["function_call"]
+    assert all(not c.choices or c.choices[0].delta.tool_calls is None for c in chunks)
+
+
+def test_a_legacy_function_round_trip_becomes_tool_turns(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    history = [
+        *ASK,
+        {
+            "role": "assistant",
+            "content": None,
+            "function_call": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+        },
+        {"role": "function", "name": "get_weather", "content": '{"temperature": 21}'},
+    ]
+    reply = client.chat.completions.create(model=LLAMA, messages=history, functions=[FUNCTION])  # type: ignore[arg-type,list-item]
+    assert reply.choices[0].finish_reason == "stop"
+    sent = fake.last.body["messages"]
+    call_id = sent[1]["tool_calls"][0]["id"]
+    assert sent[1]["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert sent[2]["role"] == "tool" and sent[2]["tool_call_id"] == call_id
+    assert sent[2]["content"] == '{"temperature": 21}'
+    assert fake.last.body["tools"][0]["name"] == "get_weather"
+
+
+def test_functions_and_tools_together_are_a_400(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=LLAMA, messages=ASK, functions=[FUNCTION], tools=[WEATHER])  # type: ignore[arg-type,list-item]
+    assert caught.value.param == "functions"  # type: ignore[attr-defined]

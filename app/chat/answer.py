@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from app.protocol.chat import ChatCompletion
 from app.protocol.common import Usage
 from app.protocol.completions import Completion
 
+Shape = Callable[["FinalChoice", dict[str, Any]], tuple[dict[str, Any], str]]
 FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
 
 
@@ -113,16 +115,20 @@ def chat_message(choice: FinalChoice) -> dict[str, Any]:
     return message
 
 
-def chat_completion(ctx: CompletionContext, choices: list[FinalChoice]) -> ChatCompletion:
+def chat_completion(ctx: CompletionContext, choices: list[FinalChoice], shape: Shape | None = None) -> ChatCompletion:
+    """`shape` rewrites each message and finish reason (the legacy `function_call` form)."""
+    rows = []
+    for i, choice in enumerate(choices):
+        message, reason = chat_message(choice), choice.finish_reason
+        if shape is not None:
+            message, reason = shape(choice, message)
+        rows.append({"index": i, "message": message, "logprobs": None, "finish_reason": reason})
     completion: dict[str, Any] = {
         "id": ctx.completion_id,
         "object": "chat.completion",
         "created": ctx.created,
         "model": ctx.model,
-        "choices": [
-            {"index": i, "message": chat_message(choice), "logprobs": None, "finish_reason": choice.finish_reason}
-            for i, choice in enumerate(choices)
-        ],
+        "choices": rows,
     }
     usage = total_usage_of([choice.usage for choice in choices])
     if usage is not None:
