@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from app.catalog import DEFAULT_EMBEDDING_BATCH, EmbeddingModel, Route
 from app.errors import InvalidRequest
 from app.protocol.embeddings import CreateEmbeddingResponse, Embedding, EmbeddingRequest
+from app.token_text import decode
 
 MAX_PARALLEL_BATCHES = 4
 CHARS_PER_TOKEN = 4  # Workers AI returns no token count for embeddings; usage is estimated from length
@@ -39,7 +40,7 @@ class EmbeddingJob:
     def plan(
         cls, request: EmbeddingRequest, route: Route, model: EmbeddingModel | None, limits: InputLimits
     ) -> EmbeddingJob:
-        texts = input_texts(request.input, limits)
+        texts = input_texts(request.input, limits, request.model)
         if request.dimensions is not None and model is not None and request.dimensions != model.dimensions:
             raise InvalidRequest(
                 f"{route.requested} returns {model.dimensions}-dimensional embeddings and cannot shorten "
@@ -95,13 +96,10 @@ class EmbeddingJob:
         return [vector for task in tasks for vector in task.result()]
 
 
-def input_texts(value: str | list[str | int | list[int]], limits: InputLimits) -> list[str]:
-    if isinstance(value, str):
-        texts: list[str | int | list[int]] = [value]
-    else:
-        texts = value
-    if not texts:
-        raise InvalidRequest("'input' must not be empty.", param="input")
+def input_texts(value: str | list[str | int | list[int]], limits: InputLimits, model_name: str) -> list[str]:
+    """The texts to embed. Token arrays (one, or a list of them) are decoded back to text with the tiktoken
+    encoding the model name implies: Workers AI embeds text."""
+    texts = _items(value, model_name)
     if len(texts) > limits.max_inputs:
         raise InvalidRequest(
             f"'input' holds {len(texts)} items; at most {limits.max_inputs} are accepted per request "
@@ -110,24 +108,31 @@ def input_texts(value: str | list[str | int | list[int]], limits: InputLimits) -
             code="too_many_inputs",
         )
     chars = 0
-    for item in texts:
-        if not isinstance(item, str):
-            raise InvalidRequest(
-                "Token arrays are not supported: Workers AI embeds text. Send 'input' as a string or a "
-                "list of strings.",
-                param="input",
-                code="unsupported_value",
-            )
-        if not item:
-            raise InvalidRequest("'input' must not contain empty strings.", param="input")
-        chars += len(item)
+    for text in texts:
+        if not text:
+            raise InvalidRequest("'input' must not contain empty strings or token arrays.", param="input")
+        chars += len(text)
         if chars > limits.max_chars:
             raise InvalidRequest(
                 f"'input' holds more than {limits.max_chars} characters in all (PROXY_EMBEDDINGS_MAX_CHARS).",
                 param="input",
                 code="input_too_large",
             )
-    return texts  # type: ignore[return-value]  # every item checked to be a str above
+    return texts
+
+
+def _items(value: str | list[str | int | list[int]], model_name: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not value:
+        raise InvalidRequest("'input' must not be empty.", param="input")
+    if all(isinstance(item, int) for item in value):  # one token array
+        return [decode(value, model_name)]  # type: ignore[arg-type]  # every item checked to be an int
+    if all(isinstance(item, str) for item in value):
+        return value  # type: ignore[return-value]  # every item checked to be a str
+    if all(isinstance(item, list) for item in value):
+        return [decode(item, model_name) for item in value]  # type: ignore[arg-type]  # lists of ints (schema)
+    raise InvalidRequest("'input' must be a string, a list of strings or a list of token arrays.", param="input")
 
 
 def encode_base64(vector: list[float]) -> str:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import struct
+from typing import Any
 
 import httpx
 import openai
 import pytest
 
+from tests import openai_schema
 from tests.fake_upstream import ACCOUNT, FakeUpstream, vector
 
 MODEL = "@cf/baai/bge-base-en-v1.5"
@@ -48,9 +50,53 @@ def test_long_inputs_are_split_into_batches_and_merged_in_order(client: openai.O
     assert [d.embedding[0] for d in reply.data] == [vector(i, 768)[0] for i in range(250)]
 
 
-def test_token_array_input_is_refused_naming_input(client: openai.OpenAI, fake: FakeUpstream) -> None:
+def test_token_arrays_are_decoded_to_text(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    """cl100k_base ids (tiktoken's), one array or several, come back as the text Workers AI embeds."""
+    hello, world = [9906, 1917, 11, 420, 374, 23272, 19368, 0], [15339, 1917]  # "Hello world, this is LangChain!"
+    reply = client.embeddings.create(model=MODEL, input=[hello, world])
+    assert fake.last.body["text"] == ["Hello world, this is LangChain!", "hello world"]
+    assert len(reply.data) == 2
+    client.embeddings.create(model=MODEL, input=hello)
+    assert fake.last.body["text"] == ["Hello world, this is LangChain!"]
+
+
+def test_o200k_ids_when_the_model_name_says_so(start_proxy: Any, fake: FakeUpstream) -> None:
+    server = start_proxy(proxy_model_aliases={"gpt-4o-embedder": MODEL})
+    with openai_schema.sdk(server.url) as client:
+        client.embeddings.create(model="gpt-4o-embedder", input=[[13225, 2375, 11, 495, 382, 27830, 20848, 0]])
+    assert fake.last.body["text"] == ["Hello world, this is LangChain!"]
+
+
+def test_langchain_openai_embeddings_with_its_defaults(start_proxy: Any, fake: FakeUpstream, tmp_path: Any) -> None:
+    """Regression: LangChain's default OpenAIEmbeddings sends tiktoken ids, which were refused. tiktoken itself
+    reads its vocabulary from a cache here (these machines cannot download it): the proxy's own copy."""
+    import hashlib
+    import lzma
+    import os
+
+    from app.token_text import DATA
+
+    url = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+    cached = tmp_path / hashlib.sha1(url.encode()).hexdigest()  # tiktoken's cache file name
+    cached.write_bytes(lzma.decompress((DATA / "cl100k_base.tiktoken.xz").read_bytes()))
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(tmp_path)
+    try:
+        from langchain_openai import OpenAIEmbeddings
+
+        server = start_proxy(proxy_model_aliases={"text-embedding-ada-002": MODEL})
+        embedder = OpenAIEmbeddings(base_url=server.url + "/v1", api_key="sk-x", max_retries=0)  # type: ignore[arg-type]
+        vectors = embedder.embed_documents(["The first document.", "A second, longer document about Paris."])
+        query = embedder.embed_query("Where is Paris?")
+    finally:
+        del os.environ["TIKTOKEN_CACHE_DIR"]
+    assert len(vectors) == 2 and len(vectors[0]) == 768 and len(query) == 768
+    sent = [text for request in fake.requests for text in request.body["text"]]
+    assert sent == ["The first document.", "A second, longer document about Paris.", "Where is Paris?"]
+
+
+def test_ids_that_are_no_tokens_are_a_400_naming_input(client: openai.OpenAI, fake: FakeUpstream) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        client.embeddings.create(model=MODEL, input=[[1, 2, 3]])
+        client.embeddings.create(model=MODEL, input=[[1, 2, 10**9]])
     assert caught.value.body["param"] == "input"  # type: ignore[index]
     assert fake.requests == []
 
