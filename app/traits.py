@@ -13,7 +13,8 @@ from typing import Literal
 
 ToolStyle = Literal["openai", "flat", "none"]
 ThinkStyle = Literal["tags", "implicit"]  # implicit: the template opens <think>, the output only closes it
-EffortStyle = Literal["none", "openai", "qwen3"]
+EffortStyle = Literal["none", "openai", "qwen3", "kimi"]
+HistoryReasoning = Literal["drop", "reasoning", "reasoning_content"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +26,18 @@ class ModelTraits:
     think: ThinkStyle = "tags"
     reasoning_effort: EffortStyle = "none"
     short_tool_ids: bool = False  # tool_call_id must match [a-zA-Z0-9]{9} (Mistral)
+    # Earlier reasoning in the history: dropped, or sent back in the field the model reads (Kimi K2.x, DeepSeek
+    # V4 and GLM 5 reject an assistant tool-call turn whose reasoning is missing)
+    history_reasoning: HistoryReasoning = "drop"
 
 
 UNKNOWN = ModelTraits()
 _LEGACY = ModelTraits(tools="none", vision=False, string_content=True)  # 2023-era chat models
 _LLAMA3 = ModelTraits(tools="flat", vision=False)
 _OPENAI_STYLE = ModelTraits(tools="openai", chat_options=True, reasoning_effort="openai")
+# Thinking is switched by chat_template_kwargs.thinking; reasoning is read back from `reasoning` (wire spec 9.2)
+_KIMI = replace(_OPENAI_STYLE, reasoning_effort="kimi", history_reasoning="reasoning")
+_KEEPS_REASONING = replace(_OPENAI_STYLE, history_reasoning="reasoning_content")  # DeepSeek V4, GLM 5
 
 KNOWN: dict[str, ModelTraits] = {
     # Llama 3.x: flat tools, `{"name", "arguments"}` tool calls in `result.tool_calls` or as JSON text
@@ -55,10 +62,16 @@ KNOWN: dict[str, ModelTraits] = {
     "@cf/deepseek-ai/deepseek-r1-distill-qwen-32b": ModelTraits(tools="none", vision=False, think="implicit"),
     "@cf/openai/gpt-oss-120b": replace(_OPENAI_STYLE, vision=False),
     "@cf/openai/gpt-oss-20b": replace(_OPENAI_STYLE, vision=False),
-    "@cf/moonshotai/kimi-k2.5": _OPENAI_STYLE,
-    "@cf/moonshotai/kimi-k2.6": _OPENAI_STYLE,
-    "@cf/moonshotai/kimi-k2.7-code": _OPENAI_STYLE,
-    "@cf/zai-org/glm-5.2": _OPENAI_STYLE,
+    "@cf/moonshotai/kimi-k2.5": _KIMI,
+    "@cf/moonshotai/kimi-k2.6": replace(_KIMI, vision=True),
+    "@cf/moonshotai/kimi-k2.7-code": _KIMI,
+    "@cf/zai-org/glm-5.2": _KEEPS_REASONING,
+    "@cf/zai-org/glm-5.3": _KEEPS_REASONING,
+    "@cf/zai-org/glm-5.3-flash": _KEEPS_REASONING,
+    "@cf/zai-org/glm-4.7-flash": _OPENAI_STYLE,
+    "@cf/deepseek-ai/deepseek-v4-pro-0813": _KEEPS_REASONING,
+    "@cf/deepseek-ai/deepseek-v4-flash-0731": _KEEPS_REASONING,
+    "@cf/qwen/qwen3.8-27b": ModelTraits(tools="openai", vision=True, reasoning_effort="qwen3"),
     # Older chat models: string content, no function calling, no images
     "@cf/meta/llama-3-8b-instruct": _LEGACY,
     "@cf/meta/llama-3-8b-instruct-awq": _LEGACY,

@@ -11,6 +11,7 @@ from tests.fake_upstream import FakeUpstream, Reply, sse
 
 R1 = "@cf/deepseek-ai/deepseek-r1-distill-qwen-32b"  # its template opens <think>: the output only closes it
 QWEN3 = "@cf/qwen/qwen3-30b-a3b-fp8"
+KIMI = "@cf/moonshotai/kimi-k2.6"
 GPT_OSS = "@cf/openai/gpt-oss-120b"
 LLAMA = "@cf/meta/llama-3.1-8b-instruct"
 ASK = [{"role": "user", "content": "How many r in strawberry?"}]
@@ -128,6 +129,42 @@ def test_reasoning_effort_in_each_models_form(client: openai.OpenAI, fake: FakeU
     assert fake.last.body["chat_template_kwargs"] == {"enable_thinking": False}
     client.chat.completions.create(model=LLAMA, messages=ASK, reasoning_effort="low")  # type: ignore[arg-type]
     assert "reasoning_effort" not in fake.last.body and "chat_template_kwargs" not in fake.last.body
+
+
+def test_kimi_turns_thinking_on_and_off_with_its_own_switch(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    """Kimi K2.6 reads `chat_template_kwargs.thinking`, not `enable_thinking` (wire spec 9.2)."""
+    fake.script(Reply(json=envelope({"response": "ok"})), Reply(json=envelope({"response": "ok"})))
+    client.chat.completions.create(model=KIMI, messages=ASK, reasoning_effort="none")  # type: ignore[arg-type]
+    assert fake.last.body["chat_template_kwargs"] == {"thinking": False} and "reasoning_effort" not in fake.last.body
+    client.chat.completions.create(model=KIMI, messages=ASK, reasoning_effort="high")  # type: ignore[arg-type]
+    assert fake.last.body["chat_template_kwargs"] == {"thinking": True}
+    assert fake.last.body["reasoning_effort"] == "high"
+
+
+@pytest.mark.parametrize(
+    ("model", "field"),
+    [
+        ("@cf/moonshotai/kimi-k2.6", "reasoning"),
+        ("@cf/deepseek-ai/deepseek-v4-flash-0731", "reasoning_content"),
+        ("@cf/zai-org/glm-5.2", "reasoning_content"),
+    ],
+)
+def test_reasoning_goes_back_to_the_models_that_need_it(
+    client: openai.OpenAI, fake: FakeUpstream, model: str, field: str
+) -> None:
+    """Kimi K2.x, DeepSeek V4 and GLM 5 reject an assistant tool-call turn whose reasoning was dropped."""
+    fake.script(Reply(json=envelope({"response": "ok"})))
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
+    history = [
+        *ASK,
+        {"role": "assistant", "content": None, "tool_calls": [call], "reasoning_content": "I need the time first."},
+        {"role": "tool", "tool_call_id": "call_1", "content": "12:00"},
+    ]
+    client.chat.completions.create(model=model, messages=history)  # type: ignore[arg-type]
+    turn = fake.last.body["messages"][1]
+    assert turn[field] == "I need the time first." and turn["tool_calls"][0]["id"] == "call_1"
+    other = "reasoning_content" if field == "reasoning" else "reasoning"
+    assert other not in turn
 
 
 def test_earlier_reasoning_is_not_sent_back(client: openai.OpenAI, fake: FakeUpstream) -> None:

@@ -8,7 +8,9 @@ import orjson
 
 from app.chat.answer import UpstreamAnswer
 from app.dialects.errors import error_from_payload
+from app.protocol.chat import ChatMessage
 from app.protocol.common import Usage
+from app.traits import ModelTraits
 
 
 def unwrap_result(payload: Any) -> Any:
@@ -18,6 +20,16 @@ def unwrap_result(payload: Any) -> Any:
             raise error_from_payload(200, payload, {})
         return payload.get("result")
     return payload
+
+
+def history_reasoning(message: ChatMessage, traits: ModelTraits) -> str | None:
+    """An assistant turn's earlier reasoning, for the models that need it back (None for the others: earlier
+    reasoning is otherwise not part of the next turn). Clients return it under either name."""
+    if traits.history_reasoning == "drop" or message.role != "assistant":
+        return None
+    extra = message.model_extra or {}
+    reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+    return reasoning if isinstance(reasoning, str) and reasoning else None
 
 
 def content_text(value: Any) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from app.catalog import Route
 from app.chat.answer import UpstreamAnswer
 from app.chat.tool_calls import arguments_json, short_tool_call_id
-from app.dialects.common import content_text, openai_answer, unwrap_result, usage_from
+from app.dialects.common import content_text, history_reasoning, openai_answer, unwrap_result, usage_from
 from app.protocol.chat import ChatCompletionRequest, ChatMessage, NamedToolChoice, ResponseFormat
 from app.protocol.common import SAMPLING_FIELDS  # forwarded as they are; native schemas reject unknowns
 from app.traits import ModelTraits
@@ -72,7 +72,9 @@ def _message(message: ChatMessage, traits: ModelTraits) -> dict[str, Any]:
             out["content"] = [_part(part.model_dump(exclude_none=True)) for part in content]
     else:
         out["content"] = content if content is not None else ""
-    # Incoming `reasoning_content` is deliberately not forwarded: earlier reasoning is not part of the turn.
+    reasoning = history_reasoning(message, traits)
+    if reasoning is not None:
+        out[traits.history_reasoning] = reasoning
     if message.tool_calls:
         out["tool_calls"] = [
             {
@@ -123,10 +125,15 @@ def _response_format(response_format: ResponseFormat | None) -> dict[str, Any] |
 
 
 def _reasoning_effort(body: dict[str, Any], effort: str, traits: ModelTraits) -> None:
+    thinking = effort not in NO_THINKING_EFFORTS
     if traits.reasoning_effort == "openai":
         body["reasoning_effort"] = effort
     elif traits.reasoning_effort == "qwen3":
-        body["chat_template_kwargs"] = {"enable_thinking": effort not in NO_THINKING_EFFORTS}
+        body["chat_template_kwargs"] = {"enable_thinking": thinking}
+    elif traits.reasoning_effort == "kimi":  # Kimi K2.x: `thinking`, not `enable_thinking` (wire spec 9.2)
+        body["chat_template_kwargs"] = {"thinking": thinking}
+        if thinking:
+            body["reasoning_effort"] = effort
 
 
 # -- replies ---------------------------------------------------------------------------------------

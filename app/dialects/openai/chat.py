@@ -14,10 +14,13 @@ from typing import Any
 
 from app.catalog import Route
 from app.chat.answer import UpstreamAnswer
-from app.dialects.common import openai_answer, unwrap_result
+from app.dialects.common import history_reasoning, openai_answer, unwrap_result
 from app.protocol.chat import ChatCompletionRequest, ChatMessage
+from app.traits import ModelTraits
 
 HANDLED_HERE = {"model", "messages", "n", "stream", "stream_options", "max_tokens", "max_completion_tokens"}
+# Deprecated `functions` arrive here already turned into `tools` (app.chat.functions)
+HANDLED_HERE |= {"functions", "function_call"}
 # Fields of OpenAI's own platform that Workers AI models have no use for (other providers behind compat do).
 OPENAI_PLATFORM_ONLY = {
     "metadata",
@@ -33,18 +36,23 @@ OPENAI_PLATFORM_ONLY = {
     "verbosity",
 }
 HISTORY_DROPPED = {"reasoning_content", "reasoning"}
+# Models whose chat template, not `reasoning_effort`, turns thinking on and off (wire spec 9.2)
+THINKING_SWITCHES = {"kimi": "thinking", "qwen3": "enable_thinking"}
 
 
 def build_chat(
     request: ChatCompletionRequest, route: Route, max_tokens: int, *, stream: bool, model: str
 ) -> dict[str, Any]:
     dropped = HANDLED_HERE | (OPENAI_PLATFORM_ONLY if route.model_id.startswith(("@cf/", "@hf/")) else set())
-    body: dict[str, Any] = {"model": model, "messages": [_message(m) for m in request.messages]}
+    body: dict[str, Any] = {"model": model, "messages": [_message(m, route.traits) for m in request.messages]}
     body.update(request.model_dump(exclude_unset=True, by_alias=True, exclude=dropped))
     body["max_tokens"] = max_tokens
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
+    switch = THINKING_SWITCHES.get(route.traits.reasoning_effort)
+    if switch is not None and request.reasoning_effort is not None and "chat_template_kwargs" not in body:
+        body["chat_template_kwargs"] = {switch: request.reasoning_effort not in ("none", "minimal")}
     return body
 
 
@@ -58,9 +66,13 @@ def build_prompt(prompt: str, fields: dict[str, Any], max_tokens: int, *, stream
     return body
 
 
-def _message(message: ChatMessage) -> dict[str, Any]:
-    # Earlier reasoning is not part of the next turn: never sent back, under either name.
-    return message.model_dump(exclude_unset=True, exclude=HISTORY_DROPPED)
+def _message(message: ChatMessage, traits: ModelTraits) -> dict[str, Any]:
+    # Earlier reasoning goes back only to the models that need it, in the field they read
+    out = message.model_dump(exclude_unset=True, exclude=HISTORY_DROPPED)
+    reasoning = history_reasoning(message, traits)
+    if reasoning is not None:
+        out[traits.history_reasoning] = reasoning
+    return out
 
 
 def parse_chat(payload: Any) -> UpstreamAnswer:
