@@ -30,6 +30,7 @@ from app.upstream.sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder
 from app.upstream.targets import Endpoint, Targets
 
 T = TypeVar("T")
+BUSY = 3040  # Workers AI: "Capacity temporarily exceeded" (at once, with options.rejectIfBusy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,8 @@ class Call:
     endpoint: Endpoint
     caller: Caller
     deadline: float  # loop time by which the whole request, retries and stream included, must be done
+    extra_headers: tuple[tuple[str, str], ...] = ()  # per request, e.g. x-session-affinity
+    busy_fails_over: bool = False  # rejectIfBusy was sent for a fallback: a 3040 goes to it, not to retries
 
 
 @dataclass(slots=True)
@@ -91,7 +94,9 @@ class Calls:
 
         async def once(slot: Slot) -> tuple[Any, dict[str, str]]:
             try:
-                reply = await self.upstream.request(call.endpoint.url, body, self.headers(call, stream=False))
+                reply = await self.upstream.request(
+                    call.endpoint.url, body, self.headers(call, stream=False), extra_headers=call.extra_headers
+                )
             finally:
                 slot.release()
             return json_reply(reply, call.dialect), relayed(call.endpoint, reply.headers)
@@ -111,7 +116,11 @@ class Calls:
         async def once(slot: Slot) -> OpenedChoice:
             try:
                 response = await self.upstream.open(
-                    call.endpoint.url, body, self.headers(call, stream=True), stream=True
+                    call.endpoint.url,
+                    body,
+                    self.headers(call, stream=True),
+                    stream=True,
+                    extra_headers=call.extra_headers,
                 )
                 headers = relayed(call.endpoint, response.headers)
                 if response.status_code != 200 or "json" in response.headers.get("content-type", ""):
@@ -161,6 +170,8 @@ class Calls:
                     breaker.failure()
                 else:
                     breaker.success()  # the upstream answered; what it said was about the request
+                if call.busy_fails_over and error.upstream_code == BUSY:
+                    raise  # the model said at once that it is busy: its fallback serves, not a retry
                 wait = self.retry.delay(attempt, error)
                 if not self.retry.should_retry(attempt, error, wait, call.deadline - loop.time()):
                     raise

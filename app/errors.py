@@ -53,6 +53,7 @@ class ProxyError(Exception):
         self.http_status = status if status is not None else self.status
         self.headers = headers or {}
         self.retryable = self.retryable_by_default if retryable is None else retryable
+        self.upstream_code: int | None = None  # Workers AI's / AI Gateway's own error code, when it gave one
 
     @property
     def retry_after(self) -> float | None:

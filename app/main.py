@@ -24,10 +24,11 @@ from app.api.services import Services
 from app.auth import ClientAuth
 from app.calls import Calls
 from app.catalog import Catalog
+from app.catalogue_source import catalogue_page
 from app.drain import Drain
 from app.emulator import EMULATOR_ACCOUNT, EMULATOR_TOKEN
 from app.model_catalogue import ModelCatalogue
-from app.proxy import Proxy, catalogue_page
+from app.proxy import Proxy
 from app.resilience.breaker import Breakers
 from app.resilience.limiter import ConcurrencyLimit
 from app.resilience.retry import RetryPolicy

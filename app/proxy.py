@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -13,6 +13,8 @@ import orjson
 
 from app.calls import Call, Caller, Calls, OpenedChoice, json_reply
 from app.catalog import Catalog, Route
+from app.chat.affinity import HEADER as AFFINITY_HEADER
+from app.chat.affinity import prompt_session_id, session_id
 from app.chat.answer import chat_completion, finalize, text_completion
 from app.chat.choice_stream import ChoiceStream
 from app.chat.context import CompletionContext
@@ -24,6 +26,7 @@ from app.dialects import REGISTRY
 from app.dialects.common import unwrap_result
 from app.embedding_batches import EmbeddingJob, InputLimits
 from app.errors import InvalidRequest, ModelNotFound, NotFound, ProxyError
+from app.gather import gather_all, settle_all
 from app.model_catalogue import CHAT, EMBEDDINGS, CatalogueEntry, ModelCatalogue
 from app.model_guide import DEPRECATION_HEADER, deprecation, unknown_model, with_catalogue
 from app.protocol.chat import ChatCompletionRequest
@@ -33,10 +36,9 @@ from app.protocol.embeddings import EmbeddingRequest
 from app.relay import StreamBody, prefixed
 from app.settings import Settings
 from app.streaming import ChunkEncoder, CompletionChunkEncoder, FrameEncoder
-from app.upstream.client import UpstreamClient
-from app.upstream.targets import Endpoint, Targets
+from app.upstream.targets import Endpoint
 
-__all__ = ["Caller", "Proxy", "Reply", "catalogue_page"]
+__all__ = ["Caller", "Proxy", "Reply"]
 log = logging.getLogger("workers_ai_proxy")
 
 T = TypeVar("T")
@@ -97,17 +99,21 @@ class Proxy:
         max_tokens = self._max_tokens(request.max_completion_tokens or request.max_tokens, route)
         plan = output_plan(request, route, max_tokens)
         ctx = CompletionContext.new(route.requested, request.include_usage)
-        call = self._call(route, self.targets.chat(route.kind, route.model_id), caller, deadline)
+        session = self._affinity(route) and session_id(
+            (request.model_extra or {}).get("prompt_cache_key"), caller.tenant, request.user, request.messages
+        )
+        call = self._call(route, self.targets.chat(route.kind, route.model_id), caller, deadline, session)
         n = request.n or 1
         # Workers AI's JSON mode does not stream: the whole answer is fetched and replayed as a stream.
         upstream_stream = bool(request.stream) and not _json_mode(request)
         body = _encoded(
-            lambda: call.dialect.build_chat(
-                request, route, max_tokens, stream=upstream_stream, model=call.endpoint.model
+            lambda: self._options(
+                call,
+                call.dialect.build_chat(request, route, max_tokens, stream=upstream_stream, model=call.endpoint.model),
             )
         )
         if not request.stream:
-            answers = await _all([self.calls.answer(call, body) for _ in range(n)])
+            answers = await gather_all([self.calls.answer(call, body) for _ in range(n)])
             finals = [finalize(answer, plan) for answer, _ in answers]
             return Reply(chat_completion(ctx, finals, legacy_message if legacy else None), answers[0][1])
         chunks = [
@@ -134,19 +140,24 @@ class Proxy:
         max_tokens = self._max_tokens(request.max_tokens, route)
         plan = OutputPlan(max_tokens=max_tokens, think=None, stop=stop_sequences(request.stop))
         ctx = CompletionContext.new(route.requested, request.include_usage, prefix="cmpl-")
-        call = self._call(route, self.targets.chat(route.kind, route.model_id), caller, deadline)
+        session = self._affinity(route) and prompt_session_id(
+            (request.model_extra or {}).get("prompt_cache_key"), caller.tenant, request.user, prompts[0]
+        )
+        call = self._call(route, self.targets.chat(route.kind, route.model_id), caller, deadline, session)
         n = request.n or 1
         fields = {name: getattr(request, name) for name in SAMPLING_FIELDS}
         stream = bool(request.stream)
         jobs = [prompt for prompt in prompts for _ in range(n)]  # choices ordered by prompt, then by n
         model = call.endpoint.model
         bodies = [
-            orjson.dumps(call.dialect.build_prompt(p, fields, route, max_tokens, stream=stream, model=model))
+            orjson.dumps(
+                self._options(call, call.dialect.build_prompt(p, fields, route, max_tokens, stream=stream, model=model))
+            )
             for p in jobs
         ]
         echoes = [prompt if request.echo else "" for prompt in jobs]
         if not stream:
-            answers = await _all([self.calls.answer(call, body) for body in bodies])
+            answers = await gather_all([self.calls.answer(call, body) for body in bodies])
             finals = [finalize(answer, plan) for answer, _ in answers]
             return Reply(text_completion(ctx, finals, echoes, len(prompts)), answers[0][1])
         encoders = [
@@ -237,10 +248,7 @@ class Proxy:
 
     def _chain(self, primary: Route, can_serve: Callable[[Route], None]) -> Iterator[Route]:
         yield primary
-        names = self.settings.proxy_fallbacks.get(primary.requested) or self.settings.proxy_fallbacks.get(
-            primary.model_id
-        )
-        for name in names or []:
+        for name in self._fallbacks_of(primary):
             try:
                 route = self._route(name)
                 can_serve(route)
@@ -251,8 +259,30 @@ class Proxy:
     def _deadline(self) -> float:
         return asyncio.get_running_loop().time() + self.settings.proxy_total_timeout
 
-    def _call(self, route: Route, endpoint: Endpoint, caller: Caller, deadline: float) -> Call:
-        return Call(route, REGISTRY[route.dialect], endpoint, caller, deadline)
+    def _call(
+        self, route: Route, endpoint: Endpoint, caller: Caller, deadline: float, session: str | bool | None = None
+    ) -> Call:
+        extra = ((AFFINITY_HEADER, session),) if isinstance(session, str) else ()
+        fails_over = self._rejects_if_busy(route) and bool(self._fallbacks_of(route))
+        return Call(route, REGISTRY[route.dialect], endpoint, caller, deadline, extra, fails_over)
+
+    def _affinity(self, route: Route) -> bool:
+        """x-session-affinity goes to Workers AI's native route (`/ai/run`), the one documented to take it."""
+        return self.settings.proxy_session_affinity and route.dialect == "native"
+
+    def _rejects_if_busy(self, route: Route) -> bool:
+        """options.rejectIfBusy: for a model with fallbacks (a busy model should hand over at once, not queue
+        at Cloudflare), or for every model with PROXY_REJECT_IF_BUSY. The compat route is another provider's."""
+        return route.kind != "compat" and (self.settings.proxy_reject_if_busy or bool(self._fallbacks_of(route)))
+
+    def _options(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        if self._rejects_if_busy(call.route):
+            body["options"] = {"rejectIfBusy": True}  # top level of the body, not the model's input (9.6)
+        return body
+
+    def _fallbacks_of(self, route: Route) -> list[str]:
+        fallbacks = self.settings.proxy_fallbacks
+        return fallbacks.get(route.requested) or fallbacks.get(route.model_id) or []
 
     def _max_tokens(self, asked: int | None, route: Route) -> int:
         if asked:
@@ -307,7 +337,7 @@ class Proxy:
         prompts: int = 1,
     ) -> Reply:
         sinks = [ChoiceStream(encoder, plan) for encoder in encoders]
-        opened = await _settle(
+        opened = await settle_all(
             [self.calls.open_choice(call, b, sink, upstream_stream) for b, sink in zip(bodies, sinks, strict=True)]
         )
         choices = [item for item in opened if isinstance(item, OpenedChoice)]
@@ -330,35 +360,6 @@ class Proxy:
         usage_encoder = encoders[0] if include_usage else None
         body = StreamBody(frames, sinks, usage_encoder, responses, prompts, guards)
         return Reply(body, dict(choices[0].headers))
-
-
-async def catalogue_page(
-    upstream: UpstreamClient, targets: Targets, token: str, page: int
-) -> tuple[list[Any], dict[str, Any]]:
-    """One page of the account's `/ai/models/search`."""
-    url = f"{targets.catalogue_url()}?page={page}&per_page={ModelCatalogue.PER_PAGE}"
-    headers = targets.headers(token, stream=False, gateway=False)
-    payload = json_reply(await upstream.request(url, b"", headers, "GET"), REGISTRY["native"])
-    result = payload.get("result") if isinstance(payload, dict) else None
-    info = payload.get("result_info") if isinstance(payload, dict) else None
-    return (result if isinstance(result, list) else []), (info if isinstance(info, dict) else {})
-
-
-async def _all(jobs: list[Coroutine[Any, Any, T]]) -> list[T]:
-    """`asyncio.gather`, without its task and extra loop turns for the usual single job."""
-    if len(jobs) == 1:
-        return [await jobs[0]]
-    return list(await asyncio.gather(*jobs))
-
-
-async def _settle(jobs: list[Coroutine[Any, Any, T]]) -> list[T | BaseException]:
-    """As `_all`, but every job runs to its end and failures are returned, not raised."""
-    if len(jobs) == 1:
-        try:
-            return [await jobs[0]]
-        except Exception as exc:
-            return [exc]
-    return list(await asyncio.gather(*jobs, return_exceptions=True))
 
 
 def _encoded(build: Callable[[], Any]) -> bytes:

@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     proxy_max_retries: int = Field(default=3, ge=0, le=10)
     proxy_retry_base_delay: float = Field(default=0.5, ge=0)
     proxy_fallbacks: dict[str, list[str]] = {}
+    proxy_reject_if_busy: bool = False  # options.rejectIfBusy for every model (always for one with fallbacks)
+    proxy_session_affinity: bool = True  # x-session-affinity (prefix caching) on Workers AI's native route
     proxy_breaker_threshold: int = Field(default=5, ge=1)
     proxy_breaker_cooldown: float = Field(default=30.0, gt=0)
     proxy_max_concurrency: int = Field(default=512, ge=1)

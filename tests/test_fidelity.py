@@ -188,3 +188,48 @@ def test_the_catalogue_decides_capabilities_and_the_default_budget(start_proxy: 
         with pytest.raises(openai.BadRequestError) as caught:
             client.chat.completions.create(model=small["name"], messages=ASK, tools=tools)
         assert caught.value.param == "tools"  # type: ignore[attr-defined]
+
+
+# -- prefix caching -------------------------------------------------------------------------------------
+def test_session_affinity_follows_the_conversation_or_the_prompt_cache_key(
+    client: Any, fake: FakeUpstream, start_proxy: StartProxy
+) -> None:
+    system = {"role": "system", "content": "You are a helpful assistant for the Acme docs."}
+    first = [system, {"role": "user", "content": "How do I install it?"}]
+    later = [*first, {"role": "assistant", "content": "pip install acme"}, {"role": "user", "content": "And run?"}]
+    other = [{"role": "system", "content": "You are a pirate."}, {"role": "user", "content": "How do I install it?"}]
+    ids = []
+    for messages in (first, later, other):
+        client.chat.completions.create(model=MODEL, messages=messages)
+        ids.append(fake.last.headers["x-session-affinity"])
+    assert ids[0] == ids[1] != ids[2]
+    client.chat.completions.create(model=MODEL, messages=first, extra_body={"prompt_cache_key": "docs-bot-v2"})
+    assert fake.last.headers["x-session-affinity"] == "docs-bot-v2"
+    server = start_proxy(proxy_upstream="openai")  # documented for /ai/run only: not sent elsewhere
+    with openai_schema.sdk(server.url) as openai_route:
+        openai_route.chat.completions.create(model=MODEL, messages=first)
+    assert "x-session-affinity" not in {name.lower() for name in fake.last.headers}
+
+
+def test_cached_and_reasoning_tokens_are_relayed(client: Any, fake: FakeUpstream) -> None:
+    from tests.fake_upstream import Reply, sse
+
+    usage = {
+        "prompt_tokens": 900,
+        "completion_tokens": 40,
+        "total_tokens": 940,
+        "prompt_tokens_details": {"cached_tokens": 768},
+        "completion_tokens_details": {"reasoning_tokens": 25},
+    }
+    fake.script(
+        Reply(json={"result": {"response": "Hi", "usage": usage}, "success": True}),
+        Reply(chunks=[sse({"response": "Hi"}), sse({"response": "", "usage": usage}), sse(b"[DONE]")]),
+    )
+    reply = client.chat.completions.create(model=MODEL, messages=ASK)
+    assert reply.usage.prompt_tokens_details.cached_tokens == 768
+    assert reply.usage.completion_tokens_details.reasoning_tokens == 25
+    chunks = list(
+        client.chat.completions.create(model=MODEL, messages=ASK, stream=True, stream_options={"include_usage": True})
+    )
+    assert chunks[-1].usage.prompt_tokens_details.cached_tokens == 768
+    assert chunks[-1].usage.completion_tokens_details.reasoning_tokens == 25

@@ -198,13 +198,34 @@ def test_cut_mid_stream_and_malformed_events_end_with_error_frames(start_proxy: 
 # -- fallbacks and breakers ----------------------------------------------------------------------
 def test_fallback_serves_when_retries_are_used_up(start_proxy: StartProxy, fake: FakeUpstream) -> None:
     server = start_proxy(**FAST, proxy_fallbacks={BIG: [MODEL]})
-    fake.script(*[Reply(503, envelope_error(3040, "No more data centers")) for _ in range(4)])
+    fake.script(*[Reply(503, envelope_error(1000, "Service unavailable")) for _ in range(4)])
     raw = sdk(server.url).chat.completions.with_raw_response.create(model=BIG, messages=ASK)  # type: ignore[arg-type]
     reply = raw.parse()
     assert reply.model == MODEL and raw.headers["x-served-model"] == MODEL
     assert [r.path.rsplit("/", 1)[1] for r in fake.requests] == ["llama-3.3-70b-instruct-fp8-fast"] * 4 + [
         "llama-3.1-8b-instruct"
     ]
+
+
+def test_a_model_with_fallbacks_asks_to_be_rejected_if_busy_and_hands_over_at_once(
+    start_proxy: StartProxy, fake: FakeUpstream
+) -> None:
+    """options.rejectIfBusy (wire spec 9.6): a busy model answers 3040 at once instead of queueing the request at
+    Cloudflare, and its fallback serves: no retries on the busy model."""
+    server = start_proxy(**FAST, proxy_fallbacks={BIG: [MODEL]})
+    fake.script(Reply(429, envelope_error(3040, "Capacity temporarily exceeded, please try again.")))
+    reply = sdk(server.url).chat.completions.create(model=BIG, messages=ASK)  # type: ignore[arg-type]
+    assert reply.model == MODEL
+    assert [r.path.rsplit("/", 1)[1] for r in fake.requests] == [BIG.rsplit("/", 1)[1], MODEL.rsplit("/", 1)[1]]
+    assert fake.requests[0].body["options"] == {"rejectIfBusy": True}
+    assert "options" not in fake.requests[1].body  # the last model in the chain may wait in the queue
+
+
+def test_reject_if_busy_for_every_model_retries_as_usual(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    server = start_proxy(**FAST, proxy_reject_if_busy=True)
+    fake.script(Reply(429, envelope_error(3040, "Capacity temporarily exceeded, please try again.")))
+    assert sdk(server.url).chat.completions.create(model=MODEL, messages=ASK).choices  # type: ignore[arg-type]
+    assert len(fake.requests) == 2 and all(r.body["options"] == {"rejectIfBusy": True} for r in fake.requests)
 
 
 def test_streams_fall_back_too(start_proxy: StartProxy, fake: FakeUpstream) -> None:

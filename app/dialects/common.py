@@ -50,7 +50,10 @@ def usage_from(raw: Any) -> Usage | None:
     usage: Usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
     details = raw.get("prompt_tokens_details")
     if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
-        usage["prompt_tokens_details"] = {"cached_tokens": details["cached_tokens"]}
+        usage["prompt_tokens_details"] = {"cached_tokens": details["cached_tokens"]}  # prefix caching (9.7)
+    details = raw.get("completion_tokens_details")
+    if isinstance(details, dict) and isinstance(details.get("reasoning_tokens"), int):
+        usage["completion_tokens_details"] = {"reasoning_tokens": details["reasoning_tokens"]}
     return usage
 
 

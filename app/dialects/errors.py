@@ -112,6 +112,12 @@ def _plain_text(body: bytes, content_type: str) -> str:
 
 def error_from_payload(status: int, payload: Any, headers: dict[str, str]) -> ProxyError:
     code, message = _code_and_message(payload)
+    error = _error(status, code, message, headers)
+    error.upstream_code = code
+    return error
+
+
+def _error(status: int, code: int | None, message: str, headers: dict[str, str]) -> ProxyError:
     if not message:
         message = f"Workers AI returned HTTP {status}" if status >= 300 else "Workers AI reported a failure"
     if code is not None:

@@ -59,8 +59,13 @@ class PromptTokensDetails(TypedDict, total=False):
     cached_tokens: int
 
 
+class CompletionTokensDetails(TypedDict, total=False):
+    reasoning_tokens: int
+
+
 class Usage(TypedDict):
     prompt_tokens: int
     completion_tokens: NotRequired[int]
     total_tokens: int
     prompt_tokens_details: NotRequired[PromptTokensDetails]
+    completion_tokens_details: NotRequired[CompletionTokensDetails]

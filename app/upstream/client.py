@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import httpx
 
@@ -16,6 +17,7 @@ from app.errors import ProxyError, UpstreamTimeout, UpstreamUnreachable
 from app.upstream.body import UnusableBody, body_chunks, content_encoding, content_length
 
 log = logging.getLogger("workers_ai_proxy")
+EXTRA_HEADERS = "extra_headers"  # a request extension: headers of one request, appended by the transport
 WRITE_TIMEOUT = 30.0
 DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024
 
@@ -43,19 +45,38 @@ class UpstreamClient:
         self._timeout = {"connect": connect_timeout, "read": read_timeout, "write": WRITE_TIMEOUT, "pool": None}
         self._stream_timeout = {**self._timeout, "read": None}
 
-    async def request(self, url: str, body: bytes, headers: httpx.Headers, method: str = "POST") -> UpstreamReply:
+    async def request(
+        self,
+        url: str,
+        body: bytes,
+        headers: httpx.Headers,
+        method: str = "POST",
+        *,
+        extra_headers: tuple[tuple[str, str], ...] = (),
+    ) -> UpstreamReply:
         """Send and read the whole reply."""
-        return await self.read(await self.open(url, body, headers, method))
+        return await self.read(await self.open(url, body, headers, method, extra_headers=extra_headers))
 
     async def open(
-        self, url: str, body: bytes, headers: httpx.Headers, method: str = "POST", *, stream: bool = False
+        self,
+        url: str,
+        body: bytes,
+        headers: httpx.Headers,
+        method: str = "POST",
+        *,
+        stream: bool = False,
+        extra_headers: tuple[tuple[str, str], ...] = (),
     ) -> httpx.Response:
-        """Send and return as soon as the status line and headers are in; the body is the caller's to read."""
+        """Send and return as soon as the status line and headers are in; the body is the caller's to read.
+        `headers` are shared (built once per token); `extra_headers` belong to this request only."""
         # `stream=` rather than `content=`: httpx then skips re-encoding the body and rebuilding the headers
         # (16 us of 18 per request here); the transport writes Host and Content-Length itself.
         timeout = self._stream_timeout if stream else self._timeout
+        extensions: dict[str, Any] = {"timeout": timeout}
+        if extra_headers:
+            extensions[EXTRA_HEADERS] = extra_headers
         request = httpx.Request(
-            method, _url(url), headers=headers, stream=httpx.ByteStream(body), extensions={"timeout": timeout}
+            method, _url(url), headers=headers, stream=httpx.ByteStream(body), extensions=extensions
         )
         try:
             return await self._transport.handle_async_request(request)

@@ -98,6 +98,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             for name, value in request.headers.raw
             if name.lower() not in SKIPPED_HEADERS
         ]
+        extra = request.extensions.get("extra_headers")  # this request's own (UpstreamClient.open)
+        if extra:
+            headers.extend(extra)
         body: bytes | httpx.AsyncByteStream
         if isinstance(request.stream, httpx.ByteStream):
             body = b"".join(request.stream)  # bytes given as a stream: a single piece, so the join copies nothing
