@@ -17,8 +17,9 @@ from starlette.routing import Route
 
 from app import __version__
 from app.api import ENDPOINTS
-from app.api.errors import Secrets, install_error_handlers
+from app.api.errors import install_error_handlers
 from app.api.openapi import install_openapi
+from app.api.redaction import Secrets
 from app.api.request_id import with_request_id
 from app.api.services import Services
 from app.auth import ClientAuth
@@ -59,6 +60,7 @@ def create_app(
         server_token = EMULATOR_TOKEN
     client_keys = [key.get_secret_value() for key in settings.proxy_api_keys]
     gateway_token = settings.cloudflare_gateway_token.get_secret_value() if settings.cloudflare_gateway_token else None
+    secrets = Secrets(tuple(filter(None, [server_token, gateway_token])), tuple(client_keys))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -125,6 +127,7 @@ def create_app(
                 uses_gateway=targets.has_gateway,
                 drain=drain,
                 max_body_bytes=settings.proxy_max_body_bytes,
+                secrets=secrets,
             )
             gc.collect()
             gc.freeze()  # start-up objects (FastAPI, pydantic schemas) leave the collector's full scans
@@ -138,7 +141,7 @@ def create_app(
         redoc_url=None,
         **_without_telemetry(),
     )
-    install_error_handlers(app, Secrets(tuple(filter(None, [server_token, gateway_token])), tuple(client_keys)))
+    install_error_handlers(app, secrets)
     # First in the route list: every request is matched against the routes in order.
     app.router.routes[:0] = [
         Route(path, with_request_id(endpoint.handler), methods=[endpoint.method], include_in_schema=False)

@@ -7,7 +7,7 @@ they travel in-band as one `data: {"error": ...}` frame followed by `data: [DONE
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 
 import httpx
 
@@ -173,7 +173,7 @@ class StreamBody:
     """The frames of a streamed reply, and a close that releases every upstream response even if the
     frames were never iterated (a client gone before the first one)."""
 
-    __slots__ = ("_choices", "_frames", "_guards", "_responses")
+    __slots__ = ("_choices", "_frames", "_guards", "_responses", "scrub")
 
     def __init__(
         self,
@@ -187,7 +187,9 @@ class StreamBody:
         self._choices = choices
         self._responses = responses
         self._guards = guards
-        self._frames = _completion(choices, sinks, usage, prompts)
+        # what keeps secrets out of an in-band error message; set by the HTTP layer, which knows them
+        self.scrub: Callable[[str], str] | None = None
+        self._frames = _completion(choices, sinks, usage, prompts, self)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._frames  # iterated directly: no indirection per frame
@@ -203,7 +205,7 @@ class StreamBody:
 
 
 async def _completion(
-    choices: Sequence[Frames], sinks: Sequence[ChoiceStream], usage: FrameEncoder | None, prompts: int
+    choices: Sequence[Frames], sinks: Sequence[ChoiceStream], usage: FrameEncoder | None, prompts: int, body: StreamBody
 ) -> Frames:
     try:
         async for frames in choices[0] if len(choices) == 1 else _merge(choices):
@@ -214,6 +216,8 @@ async def _completion(
             closing = usage.usage(total) + closing
         yield closing
     except ProxyError as exc:
+        if body.scrub is not None:
+            exc.message = body.scrub(exc.message)
         yield error_frame(exc) + DONE_FRAME
 
 

@@ -233,3 +233,12 @@ def test_cached_and_reasoning_tokens_are_relayed(client: Any, fake: FakeUpstream
     )
     assert chunks[-1].usage.prompt_tokens_details.cached_tokens == 768
     assert chunks[-1].usage.completion_tokens_details.reasoning_tokens == 25
+
+
+def test_an_in_band_stream_error_never_carries_the_server_token(http: httpx.Client, fake: FakeUpstream) -> None:
+    from tests.fake_upstream import Reply, sse
+
+    fake.script(Reply(chunks=[sse({"response": "a "}), sse({"error": f"internal failure for Bearer {TOKEN}"})]))
+    body = http.post("/v1/chat/completions", json={"model": MODEL, "messages": ASK, "stream": True}).text
+    error = data_frames(body)[-1]["error"]
+    assert TOKEN not in body and "[redacted]" in error["message"] and body.rstrip().endswith("[DONE]")

@@ -15,7 +15,7 @@ from app.protocol.chat import ChatCompletionRequest
 async def create_chat_completion(request: Request) -> Response:
     proxy, caller = authenticated(request)
     chat = await parse_body(request, ChatCompletionRequest)
-    return reply_response(await proxy.chat(chat, caller))
+    return reply_response(await proxy.chat(chat, caller), request)
 
 
 ENDPOINTS = (

@@ -15,7 +15,7 @@ from app.protocol.completions import CompletionRequest
 async def create_completion(request: Request) -> Response:
     proxy, caller = authenticated(request)
     completion = await parse_body(request, CompletionRequest)
-    return reply_response(await proxy.completions(completion, caller))
+    return reply_response(await proxy.completions(completion, caller), request)
 
 
 ENDPOINTS = (

@@ -15,7 +15,7 @@ from app.protocol.embeddings import EmbeddingRequest
 async def create_embedding(request: Request) -> Response:
     proxy, caller = authenticated(request)
     embedding = await parse_body(request, EmbeddingRequest)
-    return reply_response(await proxy.embeddings(embedding, caller))
+    return reply_response(await proxy.embeddings(embedding, caller), request)
 
 
 ENDPOINTS = (

@@ -8,9 +8,11 @@ from typing import Any
 
 import orjson
 from sse_starlette import EventSourceResponse
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from app.api.redaction import redact
 from app.drain import Drain
 from app.errors import Unavailable
 from app.proxy import Reply
@@ -31,11 +33,13 @@ def sse_response(frames: AsyncIterable[bytes], headers: dict[str, str] | None = 
     return RelayEventSource(frames, ping=KEEPALIVE_SECONDS, sep="\n", headers=headers)
 
 
-def reply_response(reply: Reply) -> Response:
+def reply_response(reply: Reply, request: Request) -> Response:
     """A proxy reply as JSON or as an event stream, with the AI Gateway headers it carries."""
     headers = reply.headers or None
     if isinstance(reply.body, dict):
         return json_response(reply.body, headers=headers)
+    secrets = request.app.state.services.secrets
+    reply.body.scrub = lambda message: redact(message, request, secrets)  # for an in-band error, if one comes
     return sse_response(reply.body, headers)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from app import gateway
+from app.api.redaction import Secrets
 from app.auth import ClientAuth
 from app.drain import Drain
 from app.errors import Unavailable
@@ -22,6 +23,7 @@ class Services:
     uses_gateway: bool = False
     drain: Drain = field(default_factory=lambda: Drain(0))
     max_body_bytes: int = 50 * 1024 * 1024
+    secrets: Secrets = field(default_factory=lambda: Secrets(()))
 
 
 def services(request: Request) -> Services:
