@@ -13,7 +13,7 @@ from starlette.responses import Response
 from app.api.endpoint import Handler
 
 HEADER = "x-request-id"
-RAW_HEADER = (HEADER.encode(),)
+RAW_NAME = HEADER.encode()
 SANE = re.compile(r"[A-Za-z0-9._:+=@/-]{1,128}")
 SCOPE_KEY = "workers_ai_proxy.request_id"
 
@@ -36,7 +36,7 @@ def with_request_id(handler: Handler) -> Handler:
     async def handle(request: Request) -> Response:
         rid = request_id(request)
         response = await handler(request)
-        response.raw_headers.append(RAW_HEADER + (rid.encode("latin-1"),))  # a new header: no need to look for it
+        response.raw_headers.append((RAW_NAME, rid.encode("latin-1")))  # a new header: no need to look for it
         return response
 
     return handle
