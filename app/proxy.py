@@ -99,9 +99,8 @@ class Proxy:
         max_tokens = self._max_tokens(request.max_completion_tokens or request.max_tokens, route)
         plan = output_plan(request, route, max_tokens)
         ctx = CompletionContext.new(route.requested, request.include_usage)
-        session = self._affinity(route) and session_id(
-            (request.model_extra or {}).get("prompt_cache_key"), caller.tenant, request.user, request.messages
-        )
+        key = (request.model_extra or {}).get("prompt_cache_key")
+        session = session_id(key, caller.tenant, request.user, request.messages) if self._affinity(route) else None
         call = self._call(route, self.targets.chat(route.kind, route.model_id), caller, deadline, session)
         n = request.n or 1
         # Workers AI's JSON mode does not stream: the whole answer is fetched and replayed as a stream.
@@ -140,9 +139,8 @@ class Proxy:
         max_tokens = self._max_tokens(request.max_tokens, route)
         plan = OutputPlan(max_tokens=max_tokens, think=None, stop=stop_sequences(request.stop))
         ctx = CompletionContext.new(route.requested, request.include_usage, prefix="cmpl-")
-        session = self._affinity(route) and prompt_session_id(
-            (request.model_extra or {}).get("prompt_cache_key"), caller.tenant, request.user, prompts[0]
-        )
+        key = (request.model_extra or {}).get("prompt_cache_key")
+        session = prompt_session_id(key, caller.tenant, request.user, prompts[0]) if self._affinity(route) else None
         call = self._call(route, self.targets.chat(route.kind, route.model_id), caller, deadline, session)
         n = request.n or 1
         fields = {name: getattr(request, name) for name in SAMPLING_FIELDS}
@@ -260,10 +258,10 @@ class Proxy:
         return asyncio.get_running_loop().time() + self.settings.proxy_total_timeout
 
     def _call(
-        self, route: Route, endpoint: Endpoint, caller: Caller, deadline: float, session: str | bool | None = None
+        self, route: Route, endpoint: Endpoint, caller: Caller, deadline: float, session: str | None = None
     ) -> Call:
-        extra = ((AFFINITY_HEADER, session),) if isinstance(session, str) else ()
-        fails_over = self._rejects_if_busy(route) and bool(self._fallbacks_of(route))
+        extra = ((AFFINITY_HEADER, session),) if session is not None else ()
+        fails_over = route.kind != "compat" and bool(self._fallbacks_of(route))  # rejectIfBusy is sent, too
         return Call(route, REGISTRY[route.dialect], endpoint, caller, deadline, extra, fails_over)
 
     def _affinity(self, route: Route) -> bool:

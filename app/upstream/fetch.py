@@ -48,10 +48,9 @@ class FetchedImage:
 class ImageBudget:
     """Bytes all the images of one request may still take (fetched concurrently, from one budget)."""
 
-    __slots__ = ("remaining", "total")
+    __slots__ = ("remaining",)
 
     def __init__(self, total: int) -> None:
-        self.total = total
         self.remaining = total
 
     def take(self, size: int) -> None:
