@@ -22,8 +22,9 @@ class Abortable(Protocol):
 
 
 class Drain:
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, on_abort: Callable[[int], None] | None = None) -> None:
         self.timeout = timeout
+        self._on_abort = on_abort  # hears how many streams the deadline cut
         self.draining = False
         self._streams: set[Abortable] = set()
         self._deadline: asyncio.TimerHandle | None = None
@@ -42,7 +43,12 @@ class Drain:
         self._deadline = asyncio.get_running_loop().call_later(self.timeout, self.abort_all)
 
     def abort_all(self) -> None:
-        for stream in list(self._streams):
+        streams = list(self._streams)
+        if streams:
+            log.warning("shutdown deadline: ending %d stream(s) with an error frame", len(streams))
+            if self._on_abort is not None:
+                self._on_abort(len(streams))
+        for stream in streams:
             stream.abort()
 
     def install_signal_hook(self) -> Callable[[], None]:

@@ -1,4 +1,8 @@
-"""Application wiring: settings in, FastAPI app out. Nothing is built at import time."""
+"""Application wiring: settings in, FastAPI app out. Nothing is built at import time.
+
+The seams a test or an embedding program can replace are parameters of `create_app`; everything else is built
+from the settings in the lifespan.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ import asyncio
 import gc
 import inspect
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -16,28 +22,33 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from app import __version__
-from app.api import ENDPOINTS
+from app.api import OPERATIONS
 from app.api.errors import install_error_handlers
+from app.api.observed import observed
 from app.api.openapi import install_openapi
 from app.api.redaction import Secrets
-from app.api.request_id import with_request_id
-from app.api.services import Services
-from app.auth import ClientAuth
-from app.calls import Calls
-from app.catalog import Catalog
-from app.catalogue_source import catalogue_page
+from app.api.state import AppState
 from app.drain import Drain
+from app.embeddings.batches import InputLimits
 from app.emulator import EMULATOR_ACCOUNT, EMULATOR_TOKEN
-from app.model_catalogue import ModelCatalogue
-from app.proxy import Proxy
-from app.resilience.breaker import Breakers
-from app.resilience.limiter import ConcurrencyLimit
+from app.models.catalogue import ModelCatalogue
+from app.observe.observer import Observer, Observers
+from app.pipeline.core import Hooks, Pipeline
+from app.pipeline.upstream_call import ResilientClient, StreamTimeouts
+from app.policies.hooks import Admission, Settlement
+from app.policies.identity import IdentityGuard, KeyGuard
+from app.resilience.breaker import BreakerBoard, Breakers
+from app.resilience.limiter import ConcurrencyLimit, Gate
 from app.resilience.retry import RetryPolicy
+from app.routing.resolver import Router
 from app.server.limits import ConnectionLimits
 from app.server.warden import STATE_KEY as WARDEN_KEY
 from app.server.warden import ConnectionWarden
+from app.serving import ChatCompletions, Completions, Embeddings, GatewayLogs, Models, Serving
+from app.serving.chat import ChatLimits
 from app.settings import Settings, load_settings
 from app.upstream.addresses import AddressPolicy, is_public
+from app.upstream.catalogue_pages import catalogue_page
 from app.upstream.client import UpstreamClient
 from app.upstream.fetch import ImageFetcher
 from app.upstream.targets import Targets
@@ -46,15 +57,33 @@ from app.upstream.transport import AiohttpTransport
 log = logging.getLogger("workers_ai_proxy")
 
 
+@dataclass(frozen=True, slots=True)
+class Seams:
+    """What `create_app` lets a caller replace; each has an in-process default built from the settings."""
+
+    transport: httpx.AsyncBaseTransport | None = None  # e.g. an httpx.MockTransport in place of the network
+    image_policy: AddressPolicy = is_public  # which addresses image URLs may reach
+    guard: IdentityGuard | None = None  # who the caller is (default: PROXY_API_KEYS / open / pass-through)
+    admission: Sequence[Admission] = ()
+    settlement: Sequence[Settlement] = ()
+    observers: Sequence[Observer] = ()  # beside the metrics and the access log
+    gate: Gate | None = None  # the concurrency limit (default: in-process, PROXY_MAX_CONCURRENCY)
+    breakers: BreakerBoard | None = None  # default: in-process, PROXY_BREAKER_*
+    clock: Callable[[], float] = field(default=time.perf_counter)  # the observers' clock
+
+
 def create_app(
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None = None,
     *,
     image_policy: AddressPolicy = is_public,
+    seams: Seams | None = None,
 ) -> FastAPI:
-    """Build the app. Seams for tests: `transport` puts an `httpx.MockTransport` in place of the network;
-    `image_policy` says which addresses image URLs may reach (public ones only, unless a test says which
-    loopback addresses to treat as public)."""
+    """Build the app. `transport` and `image_policy` are shorthands for the seams of the same name."""
+    seams = seams or Seams()
+    transport = transport or seams.transport
+    if image_policy is not is_public:
+        seams = Seams(**{**_fields(seams), "image_policy": image_policy})
     server_token = settings.cloudflare_api_token.get_secret_value() if settings.cloudflare_api_token else None
     if settings.proxy_emulator and server_token is None:
         server_token = EMULATOR_TOKEN
@@ -97,31 +126,63 @@ def create_app(
                 settings.proxy_image_max_bytes,
                 settings.proxy_image_fetch_timeout,
                 allow_private=settings.proxy_image_allow_private_urls,
-                policy=image_policy,
+                policy=seams.image_policy,
             )
             stack.push_async_callback(images.aclose)
-            kinds = {name: model.upstream for name, model in settings.models.items() if model.upstream}
-            catalog = Catalog(settings.proxy_model_aliases, settings.proxy_upstream, kinds)
             fetch_page = partial(catalogue_page, client, targets, server_token) if server_token else None
-            models = ModelCatalogue(fetch_page, settings.proxy_models_ttl)
-            stack.push_async_callback(models.aclose)
-            models.refresh_in_background()
-            calls = Calls(
+            catalogue = ModelCatalogue(fetch_page, settings.proxy_models_ttl)
+            stack.push_async_callback(catalogue.aclose)
+            catalogue.refresh_in_background()
+            observer = Observers(list(seams.observers))
+            upstream_of = {name: model.upstream for name, model in settings.models.items() if model.upstream}
+            router = Router(
+                settings.proxy_model_aliases, settings.proxy_upstream, upstream_of, catalogue, settings.proxy_fallbacks
+            )
+            resilient = ResilientClient(
                 client,
                 targets,
                 RetryPolicy(settings.proxy_max_retries, settings.proxy_retry_base_delay),
-                Breakers(settings.proxy_breaker_threshold, settings.proxy_breaker_cooldown),
-                ConcurrencyLimit(settings.proxy_max_concurrency, settings.proxy_queue_timeout),
-                first_byte=settings.proxy_first_byte_timeout,
-                idle=settings.proxy_idle_timeout,
-                max_event_bytes=settings.proxy_max_stream_event_bytes,
+                seams.breakers
+                or Breakers(
+                    settings.proxy_breaker_threshold,
+                    settings.proxy_breaker_cooldown,
+                    on_change=observer.breaker_changed,
+                ),
+                seams.gate or ConcurrencyLimit(settings.proxy_max_concurrency, settings.proxy_queue_timeout),
+                StreamTimeouts(
+                    settings.proxy_first_byte_timeout,
+                    settings.proxy_idle_timeout,
+                    settings.proxy_max_stream_event_bytes,
+                ),
+                observer,
+                seams.clock,
             )
-            proxy = Proxy(settings, calls, catalog, models, images.fetch)
-            drain = Drain(settings.proxy_drain_timeout)
+            hooks = Hooks(tuple(seams.admission), tuple(seams.settlement))
+            pipeline = Pipeline(settings, router, resilient, targets, catalogue, observer, hooks, seams.clock)
+            serving = Serving(
+                chat=ChatCompletions(
+                    pipeline,
+                    ChatLimits(
+                        settings.proxy_max_n,
+                        settings.proxy_max_images,
+                        settings.proxy_image_max_total_bytes,
+                        settings.proxy_image_max_bytes,
+                    ),
+                    images.fetch,
+                ),
+                completions=Completions(pipeline, settings.proxy_max_n),
+                embeddings=Embeddings(
+                    pipeline, InputLimits(settings.proxy_embeddings_max_inputs, settings.proxy_embeddings_max_chars)
+                ),
+                models=Models(pipeline, catalogue, settings.proxy_model_aliases),
+                gateway_logs=GatewayLogs(pipeline, client, targets),
+            )
+            drain = Drain(settings.proxy_drain_timeout, on_abort=observer.drain_aborted)
             stack.callback(drain.install_signal_hook())
-            app.state.services = Services(
-                proxy=proxy,
-                auth=ClientAuth(client_keys, server_token),
+            app.state.proxy = AppState(
+                serving=serving,
+                pipeline=pipeline,
+                guard=seams.guard or KeyGuard(client_keys, server_token),
                 emulated=settings.proxy_emulator,
                 gateway_defaults=settings.proxy_gateway_headers,
                 uses_gateway=targets.has_gateway,
@@ -144,17 +205,21 @@ def create_app(
     install_error_handlers(app, secrets)
     # First in the route list: every request is matched against the routes in order.
     app.router.routes[:0] = [
-        Route(path, with_request_id(endpoint.handler), methods=[endpoint.method], include_in_schema=False)
-        for endpoint in ENDPOINTS
-        for path in (endpoint.path, *endpoint.also_at)
+        Route(path, observed(operation), methods=[operation.method], include_in_schema=False)
+        for operation in OPERATIONS
+        for path in (operation.path, *operation.also_at)
     ]
-    install_openapi(app, ENDPOINTS)
+    install_openapi(app, OPERATIONS)
     return app
+
+
+def _fields(seams: Seams) -> dict[str, Any]:
+    return {name: getattr(seams, name) for name in Seams.__dataclass_fields__}
 
 
 def _without_telemetry() -> dict[str, Any]:
     """Newer FastAPI releases carry native OpenTelemetry that looks up the global providers on every
-    request (~30 us measured here) and would record exception messages; the proxy exports none."""
+    request (~30 us measured here) and would record exception messages; the proxy exports its own."""
     if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
         return {}
     return {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}

@@ -31,19 +31,25 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from app import gateway
+from app.policies import gateway_headers as gateway
+from app.routing.upstreams import UPSTREAMS
 
 DEFAULT_CONFIG_FILE = Path("config/proxy.toml")
 DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4"
 TOML_SECTIONS = ("cloudflare", "proxy")
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
-UpstreamKind = Literal["native", "openai", "compat"]
 DEFAULT_GATEWAY_BASE = "https://gateway.ai.cloudflare.com/v1"
 
 
 class ConfigError(Exception):
     """A configuration problem, worded for the person starting the proxy."""
+
+
+def known_upstream(value: str) -> str:
+    if value not in UPSTREAMS:
+        raise ValueError(f"unknown upstream {value!r}; choose one of {', '.join(UPSTREAMS)}")
+    return value
 
 
 class ModelSettings(BaseModel):
@@ -52,7 +58,12 @@ class ModelSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_tokens: int | None = Field(default=None, ge=1)
-    upstream: UpstreamKind | None = None  # overrides PROXY_UPSTREAM for this model
+    upstream: str | None = None  # overrides PROXY_UPSTREAM for this model
+
+    @field_validator("upstream")
+    @classmethod
+    def _known_upstream(cls, value: str | None) -> str | None:
+        return None if value is None else known_upstream(value)
 
 
 class Settings(BaseSettings):
@@ -71,7 +82,7 @@ class Settings(BaseSettings):
     cloudflare_gateway_id: str | None = None
     cloudflare_gateway_base: str = DEFAULT_GATEWAY_BASE
     cloudflare_gateway_token: SecretStr | None = None
-    proxy_upstream: UpstreamKind = "native"
+    proxy_upstream: str = "native"  # a key of routing.upstreams.UPSTREAMS
     proxy_gateway_headers: dict[str, str] = {}
     proxy_models_ttl: float = Field(default=3600.0, gt=0)
     proxy_api_keys: Annotated[list[SecretStr], NoDecode] = []
@@ -123,6 +134,11 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
+    @field_validator("proxy_upstream")
+    @classmethod
+    def _check_upstream(cls, value: str) -> str:
+        return known_upstream(value)
+
     @field_validator("proxy_log_level", mode="before")
     @classmethod
     def _lower_level(cls, value: Any) -> Any:
@@ -165,11 +181,12 @@ class Settings(BaseSettings):
                 "client's own key is forwarded to Cloudflare (pass-through mode), so there is no key of "
                 "ours to check. Set CLOUDFLARE_API_TOKEN or clear PROXY_API_KEYS."
             )
-        compat_models = [name for name, model in self.models.items() if model.upstream == "compat"]
-        if (self.proxy_upstream == "compat" or compat_models) and not self.cloudflare_gateway_id:
+        chosen = {self.proxy_upstream, *(model.upstream for model in self.models.values() if model.upstream)}
+        gateway_only = sorted(name for name in chosen if UPSTREAMS[name].needs_gateway)
+        if gateway_only and not self.cloudflare_gateway_id:
             raise ValueError(
-                "PROXY_UPSTREAM=compat (or a model's upstream = \"compat\") goes through AI Gateway's "
-                "/compat/chat/completions: set CLOUDFLARE_GATEWAY_ID."
+                f'PROXY_UPSTREAM={gateway_only[0]} (or a model\'s upstream = "{gateway_only[0]}") goes through AI '
+                "Gateway's /compat/chat/completions: set CLOUDFLARE_GATEWAY_ID."
             )
         if not self.proxy_emulator and not self.cloudflare_account_id:
             raise ValueError(

@@ -6,8 +6,8 @@ import datetime as dt
 
 import orjson
 
-from app.dialects.errors import seconds_until_utc_midnight, upstream_error
 from app.errors import ModelNotFound, QuotaExhausted, UpstreamError
+from app.upstream.cloudflare_errors import seconds_until_utc_midnight, upstream_error
 
 
 def test_binding_style_body_and_string_codes() -> None:

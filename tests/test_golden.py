@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from app.catalog import Catalog
 from app.chat.answer import chat_completion, finalize
 from app.chat.choice_stream import ChoiceStream
-from app.chat.context import CompletionContext
+from app.chat.ids import CompletionIds
 from app.chat.plan import OutputPlan
 from app.chat.request import output_plan
-from app.dialects import REGISTRY
+from app.dialects import DIALECTS
+from app.frames.openai import DONE_FRAME, ChunkEncoder
 from app.protocol.chat import ChatCompletionRequest
-from app.streaming import DONE_FRAME, ChunkEncoder
+from app.routing.resolver import Router
 from app.upstream.sse import SSEDecoder
 from tests import openai_schema
 
@@ -37,27 +37,27 @@ def load(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def prepare(case: Path) -> tuple[Any, ChatCompletionRequest, CompletionContext, OutputPlan]:
-    dialect = REGISTRY[case.parent.parent.name]
+def prepare(case: Path) -> tuple[Any, ChatCompletionRequest, CompletionIds, OutputPlan]:
+    dialect = DIALECTS[case.parent.parent.name].chat
     request = ChatCompletionRequest.model_validate(load(case / "request.json"))
     max_tokens = request.max_completion_tokens or request.max_tokens or DEFAULT_MAX_TOKENS
-    ctx = CompletionContext.new(request.model, request.include_usage)
-    plan = output_plan(request, Catalog(ALIASES).resolve(request.model), max_tokens)
+    ctx = CompletionIds.new(request.model, request.include_usage)
+    plan = output_plan(request, Router(ALIASES).resolve(request.model), max_tokens)
     return dialect, request, ctx, plan
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: f"{p.parent.parent.name}-{p.name}")
 def test_upstream_request(case: Path) -> None:
     dialect, request, _, plan = prepare(case)
-    route = Catalog(ALIASES).resolve(request.model)
-    body = dialect.build_chat(request, route, plan.max_tokens, stream=bool(request.stream), model=route.model_id)
+    route = Router(ALIASES).resolve(request.model)
+    body = dialect.build(request, route, plan.max_tokens, stream=bool(request.stream), model=route.model_id)
     assert body == load(case / "upstream_request.json")
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if (c / "expected.json").exists()], ids=lambda p: p.name)
 def test_reply(case: Path) -> None:
     dialect, _, ctx, plan = prepare(case)
-    answer = dialect.parse_chat(load(case / "upstream_reply.json"))
+    answer = dialect.parse(load(case / "upstream_reply.json"))
     reply = dict(chat_completion(ctx, [finalize(answer, plan)]))
     assert openai_schema.problems("CreateChatCompletionResponse", reply) == []
     assert reply.pop("id") == ctx.completion_id and ctx.completion_id.startswith("chatcmpl-")
@@ -75,10 +75,10 @@ def chunkings(data: bytes) -> dict[str, list[bytes]]:
     return {"whole": [data], "bytewise": [data[i : i + 1] for i in range(len(data))], "random": pieces}
 
 
-def translate(dialect: Any, ctx: CompletionContext, plan: OutputPlan, pieces: list[bytes]) -> list[Any]:
+def translate(dialect: Any, ctx: CompletionIds, plan: OutputPlan, pieces: list[bytes]) -> list[Any]:
     encoder = ChunkEncoder(ctx.completion_id, ctx.created, ctx.model, include_usage=ctx.include_usage)
     sink = ChoiceStream(encoder, plan)
-    translator = dialect.chat_stream(sink)
+    translator = dialect.stream(sink)
     decoder = SSEDecoder()
     for piece in pieces:
         for event in decoder.feed(piece):
@@ -92,7 +92,7 @@ def translate(dialect: Any, ctx: CompletionContext, plan: OutputPlan, pieces: li
     return compact(out + DONE_FRAME, ctx)
 
 
-def compact(stream: bytes, ctx: CompletionContext) -> list[Any]:
+def compact(stream: bytes, ctx: CompletionIds) -> list[Any]:
     assert stream.endswith(b"\n\n")
     frames: list[Any] = []
     for block in stream.decode().split("\n\n")[:-1]:

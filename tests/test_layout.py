@@ -9,16 +9,74 @@ import pytest
 
 APP = Path(__file__).resolve().parent.parent / "app"
 
-# package -> app packages/modules it must not import
+# package -> what it must not import. The flow: api -> serving -> pipeline -> {policies, dialects, upstream};
+# dialects -> protocol; observers know nothing of HTTP; the HTTP server knows connections and bytes only.
+HTTP = ("starlette", "fastapi", "uvicorn", "sse_starlette", "httpx", "aiohttp")
 FORBIDDEN = {
-    "protocol": ("app.api", "app.proxy", "app.dialects", "app.upstream", "app.emulator", "app.settings"),
-    "dialects": ("app.api", "app.proxy", "app.relay", "app.upstream", "app.emulator", "app.settings"),
-    "chat": ("app.api", "app.proxy", "app.relay", "app.dialects", "app.emulator", "app.settings"),
-    "upstream": ("app.api", "app.proxy", "app.dialects", "app.protocol", "app.emulator"),
-    "api": ("app.dialects", "app.upstream", "app.emulator"),
-    "emulator": ("app.api", "app.proxy", "app.dialects", "app.upstream", "app.protocol"),
-    # the HTTP server knows connections and bytes, nothing of what the requests mean
-    "server": ("app.api", "app.proxy", "app.dialects", "app.upstream", "app.protocol", "app.chat", "app.emulator"),
+    "protocol": (
+        "app.api",
+        "app.serving",
+        "app.pipeline",
+        "app.dialects",
+        "app.upstream",
+        "app.emulator",
+        "app.settings",
+        "app.policies",
+        "app.observe",
+    ),
+    "dialects": (
+        "app.api",
+        "app.serving",
+        "app.pipeline",
+        "app.emulator",
+        "app.settings",
+        "app.policies",
+        "app.observe",
+        "app.upstream.client",
+        "app.upstream.targets",
+        "app.upstream.transport",
+        "app.upstream.fetch",
+    ),
+    "chat": (
+        "app.api",
+        "app.serving",
+        "app.pipeline",
+        "app.dialects",
+        "app.upstream",
+        "app.emulator",
+        "app.settings",
+        "app.observe",
+        *HTTP,
+    ),
+    "upstream": (
+        "app.api",
+        "app.serving",
+        "app.pipeline",
+        "app.dialects",
+        "app.protocol",
+        "app.chat",
+        "app.emulator",
+        "app.routing",
+        "app.observe",
+    ),
+    "api": ("app.dialects", "app.upstream", "app.emulator", "app.chat", "app.routing"),
+    "serving": ("app.api", "app.emulator", "app.server", *HTTP),
+    "pipeline": ("app.api", "app.serving", "app.emulator", "app.server", "starlette", "fastapi"),
+    "observe": ("app.api", "app.serving", "app.pipeline", "app.server", *HTTP),
+    "policies": ("app.api", "app.serving", "app.pipeline", "app.upstream", *HTTP),
+    "routing": ("app.api", "app.serving", "app.pipeline", "app.dialects", "app.upstream", *HTTP),
+    "models": ("app.api", "app.serving", "app.pipeline", "app.dialects", "app.upstream", "app.routing", *HTTP),
+    "emulator": ("app.api", "app.serving", "app.pipeline", "app.dialects", "app.upstream", "app.protocol"),
+    "server": (
+        "app.api",
+        "app.serving",
+        "app.pipeline",
+        "app.dialects",
+        "app.upstream",
+        "app.protocol",
+        "app.chat",
+        "app.emulator",
+    ),
 }
 
 

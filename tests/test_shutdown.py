@@ -97,7 +97,7 @@ def test_sigterm_lets_short_streams_finish_and_ends_the_rest_with_an_error_frame
 
 def test_health_reports_draining_and_new_requests_are_refused(start_proxy: StartProxy) -> None:
     server = start_proxy()
-    drain = server.app.state.services.drain
+    drain = server.app.state.proxy.drain
     drain.draining = True  # as SIGTERM leaves it; uvicorn's own shutdown is not started here
     try:
         health = httpx.get(server.url + "/health")

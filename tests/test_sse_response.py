@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from app.api.respond import KEEPALIVE_FRAME, RelayEventSource
+from app.api.event_stream import KEEPALIVE_FRAME, RelayEventSource
 
 SCOPE = {"type": "http", "method": "POST", "path": "/", "headers": [], "asgi": {"version": "3.0"}}
 
@@ -79,8 +79,8 @@ def test_upstream_is_released_even_if_the_stream_never_started() -> None:
     from app.chat.choice_stream import ChoiceStream
     from app.chat.plan import OutputPlan
     from app.dialects.stream_events import ChatEventStream
-    from app.relay import StreamBody, choice_frames
-    from app.streaming import ChunkEncoder
+    from app.frames.openai import ChunkEncoder
+    from app.pipeline.stream import StreamBody, choice_frames
 
     closed: list[bool] = []
 

@@ -1,15 +1,15 @@
-"""HTTP surface: one module per resource, each listing its `ENDPOINTS`; add a resource's list here."""
+"""HTTP surface: one module per resource, each listing its `OPERATIONS`; add a resource's list here."""
 
 from __future__ import annotations
 
 from app.api import chat, completions, embeddings, gateway_logs, health, models
-from app.api.endpoint import Endpoint
+from app.api.operation import Operation
 
-ENDPOINTS: tuple[Endpoint, ...] = (
-    *chat.ENDPOINTS,
-    *completions.ENDPOINTS,
-    *embeddings.ENDPOINTS,
-    *gateway_logs.ENDPOINTS,
-    *models.ENDPOINTS,
-    *health.ENDPOINTS,
+OPERATIONS: tuple[Operation, ...] = (
+    *chat.OPERATIONS,
+    *completions.OPERATIONS,
+    *embeddings.OPERATIONS,
+    *gateway_logs.OPERATIONS,
+    *models.OPERATIONS,
+    *health.OPERATIONS,
 )

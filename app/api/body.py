@@ -9,14 +9,14 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.requests import ClientDisconnect, Request
 
-from app.api.services import services
+from app.api.state import app_state
 from app.errors import ClientClosedRequest, InvalidRequest, PayloadTooLarge
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
 async def parse_body(request: Request, model: type[Model]) -> Model:
-    raw = await read_body(request, services(request).max_body_bytes)
+    raw = await read_body(request, app_state(request).max_body_bytes)
     try:
         data = orjson.loads(raw)  # also refuses invalid UTF-8 and nesting deeper than 1024 levels
     except orjson.JSONDecodeError:

@@ -6,25 +6,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.api.body import parse_body
-from app.api.endpoint import Endpoint
+from app.api.operation import Operation
 from app.api.respond import reply_response
-from app.api.services import authenticated
+from app.api.state import identified
 from app.protocol.embeddings import EmbeddingRequest
 
 
 async def create_embedding(request: Request) -> Response:
-    proxy, caller = authenticated(request)
+    serving, exchange = await identified(request)
     embedding = await parse_body(request, EmbeddingRequest)
-    return reply_response(await proxy.embeddings(embedding, caller), request)
+    return reply_response(await serving.embeddings.create(embedding, exchange), request)
 
 
-ENDPOINTS = (
-    Endpoint(
+OPERATIONS = (
+    Operation(
         "POST",
         "/v1/embeddings",
         create_embedding,
         summary="Create embeddings",
         tag="embeddings",
+        resource="embeddings",
         body=EmbeddingRequest,
         also_at=("/embeddings",),
     ),

@@ -8,13 +8,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.api.endpoint import Endpoint
+from app.api.operation import Operation
 
 PATH_PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")  # Starlette's `{name}` or `{name:convertor}`
 ERROR_RESPONSE = {"description": "OpenAI error body", "content": {"application/json": {"schema": {"type": "object"}}}}
 
 
-def install_openapi(app: FastAPI, endpoints: Iterable[Endpoint]) -> None:
+def install_openapi(app: FastAPI, endpoints: Iterable[Operation]) -> None:
     base_openapi = app.openapi
     endpoints = tuple(endpoints)
 
@@ -32,7 +32,7 @@ def install_openapi(app: FastAPI, endpoints: Iterable[Endpoint]) -> None:
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override point
 
 
-def _operation(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]:
+def _operation(endpoint: Operation, components: dict[str, Any]) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": endpoint.summary,
         "operationId": endpoint.handler.__name__,

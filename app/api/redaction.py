@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from app.auth import bearer_token
+from app.policies.identity import bearer_token
 
 REDACTED = "[redacted]"
 MIN_KEY_SECRET = 12  # a client key this long is redacted wherever it appears

@@ -1,16 +1,12 @@
 """`x-request-id` on every reply (success, error, stream): the client's own when it sent a sane one, else a new
-one in OpenAI's form. The SDKs expose it as `request_id`; logs and traces of later issues will carry it."""
+one in OpenAI's form. The SDKs expose it as `request_id`; the access log and traces carry it."""
 
 from __future__ import annotations
 
 import random
 import re
-from functools import wraps
 
 from starlette.requests import Request
-from starlette.responses import Response
-
-from app.api.endpoint import Handler
 
 HEADER = "x-request-id"
 RAW_NAME = HEADER.encode()
@@ -27,16 +23,3 @@ def request_id(request: Request) -> str:
         known = sent if sent is not None and SANE.fullmatch(sent) else f"req_{random.getrandbits(128):032x}"
         request.scope[SCOPE_KEY] = known
     return known
-
-
-def with_request_id(handler: Handler) -> Handler:
-    """The handler's reply carries the id (errors get it where they are rendered, `app.api.errors`)."""
-
-    @wraps(handler)
-    async def handle(request: Request) -> Response:
-        rid = request_id(request)
-        response = await handler(request)
-        response.raw_headers.append((RAW_NAME, rid.encode("latin-1")))  # a new header: no need to look for it
-        return response
-
-    return handle

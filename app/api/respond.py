@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterable, Mapping
 from typing import Any
 
 import orjson
-from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
+from app.api.event_stream import RelayEventSource
 from app.api.redaction import redact
-from app.drain import Drain
-from app.errors import Unavailable
-from app.proxy import Reply
-from app.streaming import DONE_FRAME, error_frame
+from app.pipeline.core import Reply
 
 KEEPALIVE_SECONDS = 15
-KEEPALIVE_FRAME = b": keep-alive\n\n"
-SHUTDOWN_FRAMES = (
-    error_frame(Unavailable("The proxy is shutting down; this stream was ended.", code="shutting_down")) + DONE_FRAME
-)
 
 
 def json_response(payload: Mapping[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -38,112 +29,6 @@ def reply_response(reply: Reply, request: Request) -> Response:
     headers = reply.headers or None
     if isinstance(reply.body, dict):
         return json_response(reply.body, headers=headers)
-    secrets = request.app.state.services.secrets
+    secrets = request.app.state.proxy.secrets
     reply.body.scrub = lambda message: redact(message, request, secrets)  # for an in-band error, if one comes
     return sse_response(reply.body, headers)
-
-
-class RelayEventSource(EventSourceResponse):
-    """sse-starlette's response (its headers, keep-alive comments) served by a leaner loop.
-
-    The library serves each stream from an anyio task group of four tasks and wraps every chunk in a cancel
-    scope: ~1 ms per 64-token stream measured here, as much as the whole relay of the floor. Frames arrive
-    already encoded, so this loop only sends them; one watcher task stops the stream (and so closes the
-    upstream request) when the client disconnects, one timer writes keep-alive comments during silences.
-    """
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-        state = _StreamState(loop.time(), task)
-        drain = _drain_of(scope)
-        if drain is not None:
-            drain.track(state)
-        watcher = loop.create_task(_watch_disconnect(receive, task, state))
-        keep_alive = _KeepAlive(loop, send, state, self.ping_interval) if self.ping_interval else None
-        try:
-            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-            async for frame in self.body_iterator:
-                state.last_write = loop.time()
-                await send({"type": "http.response.body", "body": frame, "more_body": True})
-            state.finished = True
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except asyncio.CancelledError:
-            if not (state.client_gone or state.aborted):
-                raise
-            task.uncancel()  # our own cancellation: the client left, or the server is shutting down
-            if state.aborted and not state.client_gone:
-                state.finished = True
-                await send({"type": "http.response.body", "body": SHUTDOWN_FRAMES, "more_body": False})
-        finally:
-            if drain is not None:
-                drain.untrack(state)
-            state.finished = True
-            watcher.cancel()
-            if keep_alive is not None:
-                keep_alive.stop()
-            aclose = getattr(self.body_iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()  # runs the relay's cleanup (upstream close) if it was stopped mid-way
-
-
-class _StreamState:
-    __slots__ = ("aborted", "client_gone", "finished", "last_write", "task")
-
-    def __init__(self, now: float, task: asyncio.Task[Any]) -> None:
-        self.last_write = now
-        self.task = task
-        self.finished = False
-        self.client_gone = False
-        self.aborted = False
-
-    def abort(self) -> None:
-        """The drain deadline passed: end the stream with an error frame."""
-        if not self.finished and not self.aborted:
-            self.aborted = True
-            self.task.cancel()
-
-
-def _drain_of(scope: Scope) -> Drain | None:
-    services = getattr(getattr(scope.get("app"), "state", None), "services", None)
-    drain: Drain | None = getattr(services, "drain", None)
-    return drain
-
-
-async def _watch_disconnect(receive: Receive, task: asyncio.Task[Any], state: _StreamState) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            if not state.finished:
-                state.client_gone = True
-                task.cancel()
-            return
-
-
-class _KeepAlive:
-    """A timer, not a task, per stream: it wakes every `interval` and writes a comment only if nothing
-    else was written meanwhile."""
-
-    __slots__ = ("_handle", "_interval", "_loop", "_send", "_sending", "_state")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, send: Send, state: _StreamState, interval: float) -> None:
-        self._loop, self._send, self._state, self._interval = loop, send, state, interval
-        self._handle = loop.call_later(interval, self._due)
-        self._sending: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
-
-    def _due(self) -> None:
-        if self._state.finished:
-            return
-        idle = self._loop.time() - self._state.last_write
-        if idle >= self._interval:
-            self._state.last_write = self._loop.time()
-            self._sending = self._loop.create_task(self._write())
-            idle = 0.0
-        self._handle = self._loop.call_later(self._interval - idle, self._due)
-
-    async def _write(self) -> None:
-        await self._send({"type": "http.response.body", "body": KEEPALIVE_FRAME, "more_body": True})
-
-    def stop(self) -> None:
-        self._handle.cancel()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.chat.context import CompletionContext
+from app.chat.ids import CompletionIds
 from app.chat.plan import OutputPlan
 from app.chat.reasoning import split_think
 from app.chat.stop import cut_at_stop
@@ -115,7 +115,7 @@ def chat_message(choice: FinalChoice) -> dict[str, Any]:
     return message
 
 
-def chat_completion(ctx: CompletionContext, choices: list[FinalChoice], shape: Shape | None = None) -> ChatCompletion:
+def chat_completion(ctx: CompletionIds, choices: list[FinalChoice], shape: Shape | None = None) -> ChatCompletion:
     """`shape` rewrites each message and finish reason (the legacy `function_call` form)."""
     rows = []
     for i, choice in enumerate(choices):
@@ -136,9 +136,7 @@ def chat_completion(ctx: CompletionContext, choices: list[FinalChoice], shape: S
     return completion  # type: ignore[return-value]  # built as a plain dict on purpose: one serialization
 
 
-def text_completion(
-    ctx: CompletionContext, choices: list[FinalChoice], prefixes: list[str], prompts: int
-) -> Completion:
+def text_completion(ctx: CompletionIds, choices: list[FinalChoice], prefixes: list[str], prompts: int) -> Completion:
     completion: dict[str, Any] = {
         "id": ctx.completion_id,
         "object": "text_completion",

@@ -15,8 +15,8 @@ from app.chat.reasoning import ThinkSplitter
 from app.chat.stop import StopScanner
 from app.chat.tool_calls import new_tool_call_id
 from app.chat.tool_text import ToolTextWatcher
+from app.frames.openai import FrameEncoder
 from app.protocol.common import Usage
-from app.streaming import FrameEncoder
 
 
 class ChoiceStream:
@@ -57,6 +57,11 @@ class ChoiceStream:
     @property
     def pending(self) -> bool:
         return bool(self._frames)
+
+    @property
+    def produced(self) -> int:
+        """Completion tokens so far: the upstream's count once it gave one, else the pieces seen."""
+        return self.usage["completion_tokens"] if self.usage is not None else self._tokens
 
     @property
     def may_stop(self) -> bool:

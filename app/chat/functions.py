@@ -12,9 +12,9 @@ from typing import Any
 
 from app.chat.answer import FinalChoice
 from app.errors import InvalidRequest
+from app.frames.openai import ChunkEncoder
 from app.protocol.chat import ChatCompletionRequest, ChatMessage, FunctionCall, NamedToolChoice, Tool, ToolCall
 from app.protocol.common import Usage
-from app.streaming import ChunkEncoder
 
 
 def uses_functions(request: ChatCompletionRequest) -> bool:

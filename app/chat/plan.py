@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.traits import ThinkStyle
+from app.models.capabilities import ThinkStyle
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,11 @@ A parameter Workers AI cannot honour is a 400 naming it, never a silent drop tha
 
 from __future__ import annotations
 
-from app.catalog import Route
 from app.chat.plan import OutputPlan
 from app.errors import InvalidRequest
 from app.protocol.chat import ChatCompletionRequest, ContentPart, NamedToolChoice
 from app.protocol.completions import CompletionRequest
+from app.routing.route import Route
 
 MAX_STOP_SEQUENCES = 4  # as OpenAI
 MAX_TEXT_CHARS = 8 * 1024 * 1024  # all the text of a request's messages; images are bounded by the body limit
@@ -63,7 +63,7 @@ def stop_sequences(stop: str | list[str] | None) -> tuple[str, ...]:
 
 def _check_tools(request: ChatCompletionRequest, route: Route) -> None:
     names = [tool.function.name for tool in request.tools or []]
-    if names and route.traits.tools == "none":
+    if names and route.capabilities.tools == "none":
         raise InvalidRequest(f"The model {route.requested} does not support tools (function calling).", param="tools")
     choice = request.tool_choice
     if isinstance(choice, NamedToolChoice) and choice.function.name not in names:
@@ -81,7 +81,7 @@ def _check_part(part: ContentPart, where: str, route: Route) -> None:
         raise InvalidRequest(
             f"Content parts of type '{part.type}' are not supported; send text or image_url parts.", param=where
         )
-    if route.traits.vision is False:
+    if route.capabilities.vision is False:
         raise InvalidRequest(f"The model {route.requested} does not accept images.", param=where)
     if part.image_url is None or not part.image_url.url.startswith(IMAGE_URL_SCHEMES):
         raise InvalidRequest("image_url.url must be a data: URL or an http(s) URL.", param=f"{where}.image_url")
@@ -91,10 +91,10 @@ def output_plan(request: ChatCompletionRequest, route: Route, max_tokens: int) -
     stop = stop_sequences(request.stop)
     return OutputPlan(
         max_tokens=max_tokens,
-        think=route.traits.think,
+        think=route.capabilities.think,
         tool_names=frozenset(tool.function.name for tool in request.tools or []),
         # OpenAI-compatible routes and models with native options apply `stop` themselves
-        stop=() if route.traits.chat_options or route.dialect != "native" else stop,
+        stop=() if route.capabilities.chat_options or route.dialect != "native" else stop,
     )
 
 

@@ -7,22 +7,12 @@ from typing import Any
 import orjson
 
 from app.chat.answer import UpstreamAnswer
-from app.dialects.errors import error_from_payload
+from app.models.capabilities import Capabilities
 from app.protocol.chat import ChatMessage
 from app.protocol.common import Usage
-from app.traits import ModelTraits
 
 
-def unwrap_result(payload: Any) -> Any:
-    """The `result` of a v4 envelope; tolerate a bare result from a gateway or an older client."""
-    if isinstance(payload, dict) and ("result" in payload or "success" in payload):
-        if payload.get("success") is False:
-            raise error_from_payload(200, payload, {})
-        return payload.get("result")
-    return payload
-
-
-def history_reasoning(message: ChatMessage, traits: ModelTraits) -> str | None:
+def history_reasoning(message: ChatMessage, traits: Capabilities) -> str | None:
     """An assistant turn's earlier reasoning, for the models that need it back (None for the others: earlier
     reasoning is otherwise not part of the next turn). Clients return it under either name."""
     if traits.history_reasoning == "drop" or message.role != "assistant":

@@ -18,9 +18,9 @@ import orjson
 from app.chat.choice_stream import ChoiceStream
 from app.chat.tool_calls import arguments_json
 from app.dialects.common import content_text, usage_from
-from app.dialects.errors import error_from_payload
 from app.errors import UpstreamError
 from app.protocol.common import Usage
+from app.upstream.cloudflare_errors import error_from_payload
 
 
 class ChatEventStream:

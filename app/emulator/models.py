@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.catalog import EMBEDDING_MODELS
-from app.known_models import CHAT, CURRENT
+from app.models.embedding import EMBEDDING_MODELS
+from app.models.known import CHAT, CURRENT
 
 # Today's chat models: a retired id gets Workers AI's own answer for a model that is gone (5007)
 TEXT_GENERATION_MODELS = frozenset(model_id for model_id, known in CURRENT.items() if known.task == CHAT)

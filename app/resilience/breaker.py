@@ -5,13 +5,14 @@ closed --threshold consecutive failures--> open --cooldown--> half-open (one pro
 
 In pass-through mode every tenant (Cloudflare token) has breakers of its own: what one tenant's account
 suffers must not make the proxy refuse anyone else. Which failures count is the caller's decision
-(`app.calls`): only those that say something about the upstream's health.
+(`app.pipeline.upstream_call`): only those that say something about the upstream's health.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from app.errors import Unavailable
 
@@ -21,11 +22,21 @@ class CircuitOpen(Unavailable):
     retryable_by_default = True  # another model (a fallback) may serve
 
 
-class CircuitBreaker:
-    __slots__ = ("_clock", "_cooldown", "_failures", "_opened_at", "_probing", "_threshold", "name")
+OnChange = Callable[[str, str], None]  # (breaker name, new state: closed, open, half_open)
 
-    def __init__(self, name: str, threshold: int, cooldown: float, clock: Callable[[], float]) -> None:
+
+def _unobserved(name: str, state: str) -> None:
+    return None
+
+
+class CircuitBreaker:
+    __slots__ = ("_clock", "_cooldown", "_failures", "_on_change", "_opened_at", "_probing", "_threshold", "name")
+
+    def __init__(
+        self, name: str, threshold: int, cooldown: float, clock: Callable[[], float], on_change: OnChange = _unobserved
+    ) -> None:
         self.name = name
+        self._on_change = on_change
         self._threshold = threshold
         self._cooldown = cooldown
         self._clock = clock
@@ -45,12 +56,15 @@ class CircuitBreaker:
                 headers={"Retry-After": str(wait)},
             )
         self._probing = True
+        self._on_change(self.name, "half_open")
 
     def abandon(self) -> None:
         """An attempt ended without a verdict (the client left): a probe in flight must not stay so forever."""
         self._probing = False
 
     def success(self) -> None:
+        if self._opened_at is not None:
+            self._on_change(self.name, "closed")
         self._failures = 0
         self._opened_at = None
         self._probing = False
@@ -58,6 +72,8 @@ class CircuitBreaker:
     def failure(self) -> None:
         self._failures += 1
         if self._probing or self._failures >= self._threshold:
+            if self._opened_at is None or self._probing:
+                self._on_change(self.name, "open")
             self._opened_at = self._clock()
             self._probing = False
 
@@ -67,24 +83,50 @@ class CircuitBreaker:
         return self._failures == 0 and self._opened_at is None and not self._probing
 
 
+class Breaker(Protocol):
+    """What an upstream call asks of a breaker (a shared one, e.g. on Redis, can stand in)."""
+
+    def check(self) -> None: ...
+
+    def abandon(self) -> None: ...
+
+    def success(self) -> None: ...
+
+    def failure(self) -> None: ...
+
+
+class BreakerBoard(Protocol):
+    def get(self, upstream: str, model_id: str, tenant: str = "") -> Breaker: ...
+
+
 class Breakers:
+    """The in-process BreakerBoard."""
+
     MAX_KEPT = 10_000  # tenants x models; past this, breakers with nothing to remember are forgotten
 
-    def __init__(self, threshold: int, cooldown: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        threshold: int,
+        cooldown: float,
+        clock: Callable[[], float] = time.monotonic,
+        on_change: OnChange = _unobserved,
+    ) -> None:
+        self._on_change = on_change
         self._threshold = threshold
         self._cooldown = cooldown
         self._clock = clock
         self._breakers: dict[tuple[str, str, str], CircuitBreaker] = {}
 
-    def get(self, kind: str, model_id: str, tenant: str = "") -> CircuitBreaker:
+    def get(self, upstream: str, model_id: str, tenant: str = "") -> CircuitBreaker:
         """`tenant` is empty with the server's own token, else an opaque id of the caller's token."""
-        key = (tenant, kind, model_id)
+        key = (tenant, upstream, model_id)
         breaker = self._breakers.get(key)
         if breaker is None:
             if len(self._breakers) >= self.MAX_KEPT:
                 self._forget()
-            name = model_id if kind == "native" else f"{model_id} ({kind} route)"
-            breaker = self._breakers[key] = CircuitBreaker(name, self._threshold, self._cooldown, self._clock)
+            name = model_id if upstream == "native" else f"{model_id} ({upstream} route)"
+            breaker = CircuitBreaker(name, self._threshold, self._cooldown, self._clock, self._on_change)
+            self._breakers[key] = breaker
         return breaker
 
     def __len__(self) -> int:

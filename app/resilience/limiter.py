@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from typing import Protocol
 
 from app.errors import Unavailable
 
@@ -28,7 +29,21 @@ class Slot:
             self._limit._release()
 
 
+class Lease(Protocol):
+    waited: bool  # it was queued for: the client may have left meanwhile
+
+    def release(self) -> None: ...
+
+
+class Gate(Protocol):
+    """What an upstream call asks of the concurrency limit (a shared one can stand in)."""
+
+    async def acquire(self) -> Lease: ...
+
+
 class ConcurrencyLimit:
+    """The in-process Gate: a counter and a queue of waiters."""
+
     def __init__(self, capacity: int, queue_timeout: float) -> None:
         self._free = capacity
         self._queue_timeout = queue_timeout

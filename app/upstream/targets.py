@@ -1,12 +1,14 @@
-"""Where each request goes: URL, the model name the body carries, and the headers, for every route.
+"""Targets: where a request goes. Each target owns its URLs, how it spells model ids, and what it accepts
+beyond the body (Workers AI `options`, `x-session-affinity`). `Targets` holds one of each, built for the
+account; adding a target is one class and one line in TARGET_TYPES.
 
-| route    | no gateway                                   | CLOUDFLARE_GATEWAY_ID set                                |
-|----------|----------------------------------------------|----------------------------------------------------------|
-| native   | {api}/accounts/{a}/ai/run/{model}            | {gw}/{a}/{g}/workers-ai/{model}                          |
-| openai   | {api}/accounts/{a}/ai/v1/chat/completions     | {gw}/{a}/{g}/workers-ai/v1/chat/completions              |
-|          | {api}/accounts/{a}/ai/v1/embeddings           | {gw}/{a}/{g}/workers-ai/v1/embeddings                    |
-| compat   | (needs a gateway)                            | {gw}/{a}/{g}/compat/chat/completions, model              |
-|          |                                              | `workers-ai/@cf/...` or provider-qualified as given      |
+| target            | no gateway                                   | CLOUDFLARE_GATEWAY_ID set                      |
+|-------------------|----------------------------------------------|------------------------------------------------|
+| workers-ai-run    | {api}/accounts/{a}/ai/run/{model}            | {gw}/{a}/{g}/workers-ai/{model}                |
+| workers-ai-openai | {api}/accounts/{a}/ai/v1/chat/completions     | {gw}/{a}/{g}/workers-ai/v1/chat/completions    |
+|                   | {api}/accounts/{a}/ai/v1/embeddings           | {gw}/{a}/{g}/workers-ai/v1/embeddings          |
+| gateway-compat    | (needs a gateway)                            | {gw}/{a}/{g}/compat/chat/completions, model    |
+|                   |                                              | `workers-ai/@cf/...` or provider-qualified     |
 
 Compat embeddings of Workers AI models use the gateway's Workers AI OpenAI route (the unified endpoint is
 documented for chat only); provider-qualified embedding models go to `compat/embeddings`.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import ClassVar, Protocol
 
 import httpx
 
@@ -40,13 +43,106 @@ WORKERS_AI_PREFIXES = ("@cf/", "@hf/")
 
 
 @dataclass(frozen=True, slots=True)
-class Endpoint:
+class Destination:
     url: str
-    model: str  # as the request body names it (OpenAI-style routes); the native route puts it in the URL
+    model: str  # as the request body names it (OpenAI-style bodies); the run target puts it in the URL
     via_gateway: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The bases every target builds on."""
+
+    base: str  # {api}, CLOUDFLARE_API_BASE
+    ai: str  # {api}/accounts/{a}/ai/
+    api: str  # {api}/accounts/{a}/
+    gateway: str | None  # {gw}/{a}/{g}/ when a gateway is configured
+
+    def gateway_url(self, path: str) -> str:
+        if self.gateway is None:
+            raise RuntimeError("this target needs CLOUDFLARE_GATEWAY_ID (checked at start-up)")
+        return self.gateway + path
+
+
+class Target(Protocol):
+    name: ClassVar[str]
+    takes_workers_ai_options: ClassVar[bool]  # `options.rejectIfBusy` at the top of the body (wire spec 9.6)
+    takes_session_affinity: ClassVar[bool]  # `x-session-affinity` (prefix caching, wire spec 9.7)
+
+    def __init__(self, account: Account) -> None: ...
+
+    def chat(self, model_id: str) -> Destination: ...
+
+    def embeddings(self, model_id: str) -> Destination: ...
+
+
+class WorkersAIRun:
+    """Workers AI's own `/ai/run/{model}`, or AI Gateway's workers-ai provider route."""
+
+    name: ClassVar[str] = "workers-ai-run"
+    takes_workers_ai_options: ClassVar[bool] = True
+    takes_session_affinity: ClassVar[bool] = True
+
+    def __init__(self, account: Account) -> None:
+        self._account = account
+
+    def chat(self, model_id: str) -> Destination:
+        # Model ids keep their slashes unescaped: .../ai/run/@cf/openai/gpt-oss-120b
+        if self._account.gateway is not None:
+            return Destination(self._account.gateway + "workers-ai/" + model_id, model_id, True)
+        return Destination(self._account.ai + "run/" + model_id, model_id, False)
+
+    def embeddings(self, model_id: str) -> Destination:
+        return self.chat(model_id)
+
+
+class WorkersAIOpenAI:
+    """Workers AI's OpenAI-compatible `/ai/v1/...`, or the gateway's `workers-ai/v1/...`."""
+
+    name: ClassVar[str] = "workers-ai-openai"
+    takes_workers_ai_options: ClassVar[bool] = True
+    takes_session_affinity: ClassVar[bool] = False
+
+    def __init__(self, account: Account) -> None:
+        self._account = account
+
+    def chat(self, model_id: str) -> Destination:
+        return self._at("v1/chat/completions", model_id)
+
+    def embeddings(self, model_id: str) -> Destination:
+        return self._at("v1/embeddings", model_id)
+
+    def _at(self, path: str, model_id: str) -> Destination:
+        if self._account.gateway is not None:
+            return Destination(self._account.gateway + "workers-ai/" + path, model_id, True)
+        return Destination(self._account.ai + path, model_id, False)
+
+
+class GatewayCompat:
+    """AI Gateway's unified API: models named `{provider}/{model}`, another provider's rules."""
+
+    name: ClassVar[str] = "gateway-compat"
+    takes_workers_ai_options: ClassVar[bool] = False
+    takes_session_affinity: ClassVar[bool] = False
+
+    def __init__(self, account: Account) -> None:
+        self._account = account
+
+    def chat(self, model_id: str) -> Destination:
+        return Destination(self._account.gateway_url("compat/chat/completions"), compat_model(model_id), True)
+
+    def embeddings(self, model_id: str) -> Destination:
+        if model_id.startswith(WORKERS_AI_PREFIXES):
+            return Destination(self._account.gateway_url("workers-ai/v1/embeddings"), model_id, True)
+        return Destination(self._account.gateway_url("compat/embeddings"), model_id, True)
+
+
+TARGET_TYPES: tuple[type[Target], ...] = (WorkersAIRun, WorkersAIOpenAI, GatewayCompat)
+
+
 class Targets:
+    """One of each target for the account, the account's other URLs, and the headers every call carries."""
+
     def __init__(
         self,
         api_base: str,
@@ -54,40 +150,37 @@ class Targets:
         gateway_base: str | None = None,
         gateway_id: str | None = None,
         gateway_token: str | None = None,
+        types: tuple[type[Target], ...] = TARGET_TYPES,
     ) -> None:
-        self._ai = f"{api_base.rstrip('/')}/accounts/{account_id}/ai/"
-        self._api_account = f"{api_base.rstrip('/')}/accounts/{account_id}/"
-        self._gateway = (
-            f"{gateway_base.rstrip('/')}/{account_id}/{gateway_id}/" if gateway_base and gateway_id else None
-        )
+        base = api_base.rstrip("/")
+        api = f"{base}/accounts/{account_id}/"
+        gateway = f"{gateway_base.rstrip('/')}/{account_id}/{gateway_id}/" if gateway_base and gateway_id else None
+        self.account = Account(base, api + "ai/", api, gateway)
+        self._by_name = {kind.name: kind(self.account) for kind in types}
         self.gateway_id = gateway_id
         self._gateway_auth = {"cf-aig-authorization": f"Bearer {gateway_token}"} if gateway_token else {}
 
+    def __getitem__(self, name: str) -> Target:
+        return self._by_name[name]
+
     @property
     def has_gateway(self) -> bool:
-        return self._gateway is not None
-
-    def chat(self, kind: str, model_id: str) -> Endpoint:
-        if kind == "native":
-            return self._native(model_id)
-        if kind == "compat":
-            return Endpoint(self._gateway_url("compat/chat/completions"), compat_model(model_id), True)
-        return self._openai("v1/chat/completions", model_id)
-
-    def embeddings(self, kind: str, model_id: str) -> Endpoint:
-        if kind == "native":
-            return self._native(model_id)
-        if kind == "compat" and not model_id.startswith(WORKERS_AI_PREFIXES):
-            return Endpoint(self._gateway_url("compat/embeddings"), model_id, True)
-        if kind == "compat":
-            return Endpoint(self._gateway_url("workers-ai/v1/embeddings"), model_id, True)
-        return self._openai("v1/embeddings", model_id)
+        return self.account.gateway is not None
 
     def catalogue_url(self) -> str:
-        return self._ai + "models/search"
+        return self.account.ai + "models/search"
+
+    def token_verify_url(self) -> str:
+        return self.account.base + "/user/tokens/verify"
+
+    def account_token_verify_url(self) -> str:
+        return self.account.api + "tokens/verify"
+
+    def gateway_url(self) -> str:
+        return f"{self.account.api}ai-gateway/gateways/{self.gateway_id}"
 
     def gateway_logs_url(self, log_id: str) -> str:
-        return f"{self._api_account}ai-gateway/gateways/{self.gateway_id}/logs/{log_id}"
+        return f"{self.gateway_url()}/logs/{log_id}"
 
     def headers(self, token: str, *, stream: bool, gateway: bool, extra: dict[str, str] | None = None) -> httpx.Headers:
         if not gateway or not (self._gateway_auth or extra):
@@ -97,22 +190,6 @@ class Targets:
         headers.update(self._gateway_auth)
         headers.update(extra or {})
         return httpx.Headers(headers)
-
-    def _native(self, model_id: str) -> Endpoint:
-        # Model ids keep their slashes unescaped: .../ai/run/@cf/openai/gpt-oss-120b
-        if self._gateway is not None:
-            return Endpoint(self._gateway + "workers-ai/" + model_id, model_id, True)
-        return Endpoint(self._ai + "run/" + model_id, model_id, False)
-
-    def _openai(self, path: str, model_id: str) -> Endpoint:
-        if self._gateway is not None:
-            return Endpoint(self._gateway + "workers-ai/" + path, model_id, True)
-        return Endpoint(self._ai + path, model_id, False)
-
-    def _gateway_url(self, path: str) -> str:
-        if self._gateway is None:
-            raise RuntimeError("the compat route needs CLOUDFLARE_GATEWAY_ID (checked at start-up)")
-        return self._gateway + path
 
 
 def compat_model(model_id: str) -> str:

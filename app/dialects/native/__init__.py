@@ -2,47 +2,45 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from app.catalog import Route
 from app.chat.answer import UpstreamAnswer
 from app.chat.choice_stream import ChoiceStream
-from app.dialects import errors
+from app.dialects.base import Dialect
 from app.dialects.native import chat, embeddings
 from app.dialects.stream_events import ChatEventStream
-from app.errors import ProxyError
 from app.protocol.chat import ChatCompletionRequest
+from app.routing.route import Route
 
 
-@dataclass(frozen=True, slots=True)
-class NativeDialect:
-    name: str = "native"
+class _Answers:
+    def parse(self, payload: Any) -> UpstreamAnswer:
+        return chat.parse_chat(payload)
 
-    def build_chat(
+    def stream(self, sink: ChoiceStream) -> ChatEventStream:
+        return ChatEventStream(sink)
+
+
+class NativeChat(_Answers):
+    def build(
         self, request: ChatCompletionRequest, route: Route, max_tokens: int, *, stream: bool, model: str
     ) -> dict[str, Any]:
         return chat.build_chat(request, route, max_tokens, stream=stream)  # the model is in the URL
 
-    def build_prompt(
+
+class NativePrompt(_Answers):
+    def build(
         self, prompt: str, fields: dict[str, Any], route: Route, max_tokens: int, *, stream: bool, model: str
     ) -> dict[str, Any]:
         return chat.build_prompt(prompt, fields, max_tokens, stream=stream)
 
-    def parse_chat(self, payload: Any) -> UpstreamAnswer:
-        return chat.parse_chat(payload)
 
-    def chat_stream(self, sink: ChoiceStream) -> ChatEventStream:
-        return ChatEventStream(sink)
-
-    def build_embeddings(self, texts: list[str], route: Route, model: str) -> dict[str, Any]:
+class NativeEmbeddings:
+    def build(self, texts: list[str], route: Route, model: str) -> dict[str, Any]:
         return embeddings.build_embeddings(texts, route)
 
-    def parse_embeddings(self, payload: Any, count: int) -> list[list[float]]:
+    def parse(self, payload: Any, count: int) -> list[list[float]]:
         return embeddings.parse_embeddings(payload, count)
 
-    def error(self, status: int, body: bytes, headers: dict[str, str]) -> ProxyError:
-        return errors.upstream_error(status, body, headers)
 
-
-DIALECT = NativeDialect()
+DIALECT = Dialect("native", chat=NativeChat(), prompt=NativePrompt(), embeddings=NativeEmbeddings())

@@ -11,20 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.catalog import Route
 from app.chat.answer import UpstreamAnswer
 from app.chat.tool_calls import arguments_json, short_tool_call_id
-from app.dialects.common import content_text, history_reasoning, openai_answer, unwrap_result, usage_from
+from app.dialects.common import content_text, history_reasoning, openai_answer, usage_from
+from app.models.capabilities import Capabilities
 from app.protocol.chat import ChatCompletionRequest, ChatMessage, NamedToolChoice, ResponseFormat
 from app.protocol.common import SAMPLING_FIELDS  # forwarded as they are; native schemas reject unknowns
-from app.traits import ModelTraits
+from app.routing.route import Route
+from app.upstream.envelope import unwrap_result
 
 ROLE_NAMES = {"developer": "system", "function": "tool"}
 NO_THINKING_EFFORTS = frozenset({"none", "minimal"})
 
 
 def build_chat(request: ChatCompletionRequest, route: Route, max_tokens: int, *, stream: bool) -> dict[str, Any]:
-    traits = route.traits
+    traits = route.capabilities
     body: dict[str, Any] = {"messages": [_message(m, traits) for m in request.messages], "max_tokens": max_tokens}
     if stream:
         body["stream"] = True
@@ -61,7 +62,7 @@ def build_prompt(prompt: str, fields: dict[str, Any], max_tokens: int, *, stream
     return body
 
 
-def _message(message: ChatMessage, traits: ModelTraits) -> dict[str, Any]:
+def _message(message: ChatMessage, traits: Capabilities) -> dict[str, Any]:
     out: dict[str, Any] = {"role": ROLE_NAMES.get(message.role, message.role)}
     content = message.content
     if isinstance(content, list):
@@ -97,11 +98,11 @@ def _part(part: dict[str, Any]) -> dict[str, Any]:
     return part
 
 
-def _tool_call_id(tool_call_id: str, traits: ModelTraits) -> str:
+def _tool_call_id(tool_call_id: str, traits: Capabilities) -> str:
     return short_tool_call_id(tool_call_id) if traits.short_tool_ids else tool_call_id
 
 
-def _tools(request: ChatCompletionRequest, traits: ModelTraits) -> list[dict[str, Any]]:
+def _tools(request: ChatCompletionRequest, traits: Capabilities) -> list[dict[str, Any]]:
     tools = request.tools or []
     choice = request.tool_choice
     if not tools or choice == "none":
@@ -124,7 +125,7 @@ def _response_format(response_format: ResponseFormat | None) -> dict[str, Any] |
     return {"type": "json_schema", "json_schema": schema or {"type": "object"}}
 
 
-def _reasoning_effort(body: dict[str, Any], effort: str, traits: ModelTraits) -> None:
+def _reasoning_effort(body: dict[str, Any], effort: str, traits: Capabilities) -> None:
     thinking = effort not in NO_THINKING_EFFORTS
     if traits.reasoning_effort == "openai":
         body["reasoning_effort"] = effort

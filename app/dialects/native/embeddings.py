@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.catalog import Route
-from app.dialects.common import unwrap_result
 from app.errors import UpstreamError
+from app.routing.route import Route
+from app.upstream.envelope import unwrap_result
 
 
 def build_embeddings(texts: list[str], route: Route) -> dict[str, Any]:

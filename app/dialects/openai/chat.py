@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.catalog import Route
 from app.chat.answer import UpstreamAnswer
-from app.dialects.common import history_reasoning, openai_answer, unwrap_result
+from app.dialects.common import history_reasoning, openai_answer
+from app.models.capabilities import Capabilities
 from app.protocol.chat import ChatCompletionRequest, ChatMessage
-from app.traits import ModelTraits
+from app.routing.route import Route
+from app.upstream.envelope import unwrap_result
 
 HANDLED_HERE = {"model", "messages", "n", "stream", "stream_options", "max_tokens", "max_completion_tokens"}
 # Deprecated `functions` arrive here already turned into `tools` (app.chat.functions)
@@ -44,13 +45,13 @@ def build_chat(
     request: ChatCompletionRequest, route: Route, max_tokens: int, *, stream: bool, model: str
 ) -> dict[str, Any]:
     dropped = HANDLED_HERE | (OPENAI_PLATFORM_ONLY if route.model_id.startswith(("@cf/", "@hf/")) else set())
-    body: dict[str, Any] = {"model": model, "messages": [_message(m, route.traits) for m in request.messages]}
+    body: dict[str, Any] = {"model": model, "messages": [_message(m, route.capabilities) for m in request.messages]}
     body.update(request.model_dump(exclude_unset=True, by_alias=True, exclude=dropped))
     body["max_tokens"] = max_tokens
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
-    switch = THINKING_SWITCHES.get(route.traits.reasoning_effort)
+    switch = THINKING_SWITCHES.get(route.capabilities.reasoning_effort)
     if switch is not None and request.reasoning_effort is not None and "chat_template_kwargs" not in body:
         body["chat_template_kwargs"] = {switch: request.reasoning_effort not in ("none", "minimal")}
     return body
@@ -66,7 +67,7 @@ def build_prompt(prompt: str, fields: dict[str, Any], max_tokens: int, *, stream
     return body
 
 
-def _message(message: ChatMessage, traits: ModelTraits) -> dict[str, Any]:
+def _message(message: ChatMessage, traits: Capabilities) -> dict[str, Any]:
     # Earlier reasoning goes back only to the models that need it, in the field they read
     out = message.model_dump(exclude_unset=True, exclude=HISTORY_DROPPED)
     reasoning = history_reasoning(message, traits)

@@ -7,8 +7,8 @@ import sys
 from array import array
 from typing import Any
 
-from app.dialects.common import unwrap_result
 from app.errors import UpstreamError
+from app.upstream.envelope import unwrap_result
 
 
 def build_embeddings(texts: list[str], model: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ HistoryReasoning = Literal["drop", "reasoning", "reasoning_content"]
 
 
 @dataclass(frozen=True, slots=True)
-class ModelTraits:
+class Capabilities:
     tools: ToolStyle = "openai"  # request form of `tools`; "none": the model has no function calling
     chat_options: bool = False  # takes OpenAI Chat Completions options natively (stop, tool_choice, ...)
     vision: bool | None = None  # None: unknown, images are forwarded and the upstream decides
@@ -31,15 +31,15 @@ class ModelTraits:
     history_reasoning: HistoryReasoning = "drop"
 
 
-UNKNOWN = ModelTraits()
-_LEGACY = ModelTraits(tools="none", vision=False, string_content=True)  # 2023-era chat models
-_LLAMA3 = ModelTraits(tools="flat", vision=False)
-_OPENAI_STYLE = ModelTraits(tools="openai", chat_options=True, reasoning_effort="openai")
+UNKNOWN = Capabilities()
+_LEGACY = Capabilities(tools="none", vision=False, string_content=True)  # 2023-era chat models
+_LLAMA3 = Capabilities(tools="flat", vision=False)
+_OPENAI_STYLE = Capabilities(tools="openai", chat_options=True, reasoning_effort="openai")
 # Thinking is switched by chat_template_kwargs.thinking; reasoning is read back from `reasoning` (wire spec 9.2)
 _KIMI = replace(_OPENAI_STYLE, reasoning_effort="kimi", history_reasoning="reasoning")
 _KEEPS_REASONING = replace(_OPENAI_STYLE, history_reasoning="reasoning_content")  # DeepSeek V4, GLM 5
 
-KNOWN: dict[str, ModelTraits] = {
+KNOWN: dict[str, Capabilities] = {
     # Llama 3.x: flat tools, `{"name", "arguments"}` tool calls in `result.tool_calls` or as JSON text
     "@cf/meta/llama-3.1-8b-instruct": _LLAMA3,
     "@cf/meta/llama-3.1-8b-instruct-fast": _LLAMA3,
@@ -49,17 +49,17 @@ KNOWN: dict[str, ModelTraits] = {
     "@cf/meta/llama-3.3-70b-instruct-fp8-fast": _LLAMA3,
     "@cf/meta/llama-3.2-1b-instruct": replace(_LLAMA3, tools="none"),
     "@cf/meta/llama-3.2-3b-instruct": replace(_LLAMA3, tools="none"),
-    "@cf/meta/llama-3.2-11b-vision-instruct": ModelTraits(tools="none", vision=True),
-    "@cf/meta/llama-4-scout-17b-16e-instruct": ModelTraits(tools="openai", vision=True),
-    "@hf/nousresearch/hermes-2-pro-mistral-7b": ModelTraits(tools="flat", vision=False, string_content=True),
-    "@cf/mistralai/mistral-small-3.1-24b-instruct": ModelTraits(tools="openai", vision=True, short_tool_ids=True),
-    "@cf/google/gemma-3-12b-it": ModelTraits(tools="none", vision=True),
+    "@cf/meta/llama-3.2-11b-vision-instruct": Capabilities(tools="none", vision=True),
+    "@cf/meta/llama-4-scout-17b-16e-instruct": Capabilities(tools="openai", vision=True),
+    "@hf/nousresearch/hermes-2-pro-mistral-7b": Capabilities(tools="flat", vision=False, string_content=True),
+    "@cf/mistralai/mistral-small-3.1-24b-instruct": Capabilities(tools="openai", vision=True, short_tool_ids=True),
+    "@cf/google/gemma-3-12b-it": Capabilities(tools="none", vision=True),
     "@cf/google/gemma-4-26b-a4b-it": replace(_OPENAI_STYLE, vision=True),
-    "@cf/ibm-granite/granite-4.0-h-micro": ModelTraits(tools="openai", vision=False),
-    "@cf/qwen/qwen3-30b-a3b-fp8": ModelTraits(tools="openai", vision=False, reasoning_effort="qwen3"),
-    "@cf/qwen/qwq-32b": ModelTraits(tools="none", vision=False, think="implicit"),
-    "@cf/qwen/qwen2.5-coder-32b-instruct": ModelTraits(tools="none", vision=False),
-    "@cf/deepseek-ai/deepseek-r1-distill-qwen-32b": ModelTraits(tools="none", vision=False, think="implicit"),
+    "@cf/ibm-granite/granite-4.0-h-micro": Capabilities(tools="openai", vision=False),
+    "@cf/qwen/qwen3-30b-a3b-fp8": Capabilities(tools="openai", vision=False, reasoning_effort="qwen3"),
+    "@cf/qwen/qwq-32b": Capabilities(tools="none", vision=False, think="implicit"),
+    "@cf/qwen/qwen2.5-coder-32b-instruct": Capabilities(tools="none", vision=False),
+    "@cf/deepseek-ai/deepseek-r1-distill-qwen-32b": Capabilities(tools="none", vision=False, think="implicit"),
     "@cf/openai/gpt-oss-120b": replace(_OPENAI_STYLE, vision=False),
     "@cf/openai/gpt-oss-20b": replace(_OPENAI_STYLE, vision=False),
     "@cf/moonshotai/kimi-k2.5": _KIMI,
@@ -71,7 +71,7 @@ KNOWN: dict[str, ModelTraits] = {
     "@cf/zai-org/glm-4.7-flash": _OPENAI_STYLE,
     "@cf/deepseek-ai/deepseek-v4-pro-0813": _KEEPS_REASONING,
     "@cf/deepseek-ai/deepseek-v4-flash-0731": _KEEPS_REASONING,
-    "@cf/qwen/qwen3.8-27b": ModelTraits(tools="openai", vision=True, reasoning_effort="qwen3"),
+    "@cf/qwen/qwen3.8-27b": Capabilities(tools="openai", vision=True, reasoning_effort="qwen3"),
     # Older chat models: string content, no function calling, no images
     "@cf/meta/llama-3-8b-instruct": _LEGACY,
     "@cf/meta/llama-3-8b-instruct-awq": _LEGACY,
@@ -107,5 +107,5 @@ KNOWN: dict[str, ModelTraits] = {
 }
 
 
-def traits_for(model_id: str) -> ModelTraits:
+def capabilities_of(model_id: str) -> Capabilities:
     return KNOWN.get(model_id, UNKNOWN)

@@ -7,7 +7,7 @@ they travel in-band as one `data: {"error": ...}` frame followed by `data: [DONE
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 
 import httpx
 
@@ -16,8 +16,10 @@ from app.chat.choice_stream import ChoiceStream
 from app.chat.tool_calls import openai_tool_calls
 from app.dialects.base import ChatStreamTranslator
 from app.errors import ProxyError, UpstreamError, UpstreamTimeout
-from app.resilience.limiter import Slot
-from app.streaming import DONE_FRAME, FrameEncoder, error_frame
+from app.exchange import Outcome
+from app.frames.openai import DONE_FRAME, FrameEncoder, error_frame
+from app.protocol.common import Usage
+from app.resilience.limiter import Lease
 from app.upstream.body import body_chunks
 from app.upstream.client import transport_error
 from app.upstream.sse import SSEDecoder
@@ -48,7 +50,7 @@ class StreamGuard:
     )
 
     def __init__(
-        self, response: httpx.Response, first_byte: float, idle: float, deadline: float, slot: Slot | None = None
+        self, response: httpx.Response, first_byte: float, idle: float, deadline: float, slot: Lease | None = None
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._response = response
@@ -169,11 +171,15 @@ async def prefixed(encoder: FrameEncoder, text: str, frames: Frames) -> Frames:
         yield piece
 
 
+StreamEnd = Callable[["Outcome", "Usage | None", "ProxyError | None"], Awaitable[None]]
+
+
 class StreamBody:
     """The frames of a streamed reply, and a close that releases every upstream response even if the
-    frames were never iterated (a client gone before the first one)."""
+    frames were never iterated (a client gone before the first one). `on_first` hears the first frame leave
+    (time to first token); `on_end` hears, exactly once, how the stream ended and the usage it produced."""
 
-    __slots__ = ("_choices", "_frames", "_guards", "_responses", "scrub")
+    __slots__ = ("_choices", "_ended", "_frames", "_guards", "_responses", "_sinks", "on_end", "on_first", "scrub")
 
     def __init__(
         self,
@@ -183,10 +189,15 @@ class StreamBody:
         responses: Sequence[httpx.Response] = (),
         prompts: int = 1,
         guards: Sequence[StreamGuard] = (),
+        on_end: StreamEnd | None = None,
     ) -> None:
         self._choices = choices
         self._responses = responses
         self._guards = guards
+        self._sinks = sinks
+        self.on_end = on_end
+        self._ended = False
+        self.on_first: Callable[[], None] | None = None
         # what keeps secrets out of an in-band error message; set by the HTTP layer, which knows them
         self.scrub: Callable[[str], str] | None = None
         self._frames = _completion(choices, sinks, usage, prompts, self)
@@ -194,7 +205,8 @@ class StreamBody:
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._frames  # iterated directly: no indirection per frame
 
-    async def aclose(self) -> None:
+    async def aclose(self, outcome: Outcome = "disconnected") -> None:
+        """`outcome`: why the stream stops here if it has not ended yet (the client left, or a shutdown)."""
         await self._frames.aclose()
         for choice in self._choices:
             await choice.aclose()
@@ -202,23 +214,46 @@ class StreamBody:
             guard.close()
         for response in self._responses:
             await response.aclose()
+        await self.end(outcome, partial_usage(self._sinks), None)
+
+    async def end(self, outcome: Outcome, usage: Usage | None, error: ProxyError | None) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        if self.on_end is not None:
+            await self.on_end(outcome, usage, error)
 
 
 async def _completion(
     choices: Sequence[Frames], sinks: Sequence[ChoiceStream], usage: FrameEncoder | None, prompts: int, body: StreamBody
 ) -> Frames:
     try:
-        async for frames in choices[0] if len(choices) == 1 else _merge(choices):
+        stream = choices[0] if len(choices) == 1 else _merge(choices)
+        async for frames in stream:
+            if body.on_first is not None:
+                body.on_first()
+                body.on_first = None
             yield frames
         closing = DONE_FRAME
         total = total_usage_of([sink.usage for sink in sinks], prompts)
         if usage is not None and total is not None:
             closing = usage.usage(total) + closing
         yield closing
+        await body.end("completed", total, None)
     except ProxyError as exc:
         if body.scrub is not None:
             exc.message = body.scrub(exc.message)
         yield error_frame(exc) + DONE_FRAME
+        await body.end("failed", partial_usage(sinks), exc)
+
+
+def partial_usage(sinks: Sequence[ChoiceStream]) -> Usage | None:
+    """What was generated so far: the upstream's count where a choice finished, else the pieces seen."""
+    completion = sum(sink.produced for sink in sinks)
+    prompt = max((sink.usage["prompt_tokens"] for sink in sinks if sink.usage is not None), default=0)
+    if not completion and not prompt:
+        return None
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 async def _merge(choices: Sequence[Frames]) -> Frames:

@@ -1,5 +1,6 @@
 """One logical upstream call, made resilient: a concurrency slot, the route's circuit breaker, retries with
-backoff on what may succeed on a second try, and timeouts for the first byte and the whole request.
+backoff on what may succeed on a second try, and timeouts for the first byte and the whole request. Every
+attempt is reported to the observer.
 
 Retries happen only before anything reached the client: a stream is retried until its upstream answered
 with a stream, never after.
@@ -9,46 +10,39 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-import orjson
 
-from app import gateway
-from app.catalog import Route
 from app.chat.answer import UpstreamAnswer
 from app.chat.choice_stream import ChoiceStream
-from app.dialects import Dialect
+from app.dialects.base import AnswerReader
 from app.errors import ClientClosedRequest, ProxyError, RequestTimeout, UpstreamError, UpstreamTimeout
-from app.relay import Frames, StreamGuard, answer_frames, choice_frames
-from app.resilience.breaker import Breakers
-from app.resilience.limiter import ConcurrencyLimit, Slot
+from app.exchange import Exchange
+from app.observe.observer import Attempt, AttemptOutcome, Observer
+from app.pipeline.stream import Frames, StreamGuard, answer_frames, choice_frames
+from app.policies import gateway_headers
+from app.resilience.breaker import BreakerBoard
+from app.resilience.limiter import Gate, Lease
 from app.resilience.retry import RetryPolicy
-from app.upstream.client import UpstreamClient, UpstreamReply
+from app.routing.route import Route
+from app.upstream.client import UpstreamClient
+from app.upstream.envelope import json_reply
 from app.upstream.sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder
-from app.upstream.targets import Endpoint, Targets
+from app.upstream.targets import Destination, Targets
 
 T = TypeVar("T")
 BUSY = 3040  # Workers AI: "Capacity temporarily exceeded" (at once, with options.rejectIfBusy)
 
 
 @dataclass(frozen=True, slots=True)
-class Caller:
-    """Who a request travels upstream as: the Cloudflare token, and the AI Gateway headers it asked for."""
+class UpstreamCall:
+    """Where one request goes and on whose behalf."""
 
-    token: str
-    gateway_headers: dict[str, str] = field(default_factory=dict)
-    tenant: str = ""  # whose breakers a failure counts against ("": the server's token; see ClientAuth.tenant)
-    gone: Callable[[], Awaitable[bool]] | None = None  # True once the client has disconnected
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
     route: Route
-    dialect: Dialect
-    endpoint: Endpoint
-    caller: Caller
+    destination: Destination
+    exchange: Exchange
     deadline: float  # loop time by which the whole request, retries and stream included, must be done
     extra_headers: tuple[tuple[str, str], ...] = ()  # per request, e.g. x-session-affinity
     busy_fails_over: bool = False  # rejectIfBusy was sent for a fallback: a 3040 goes to it, not to retries
@@ -62,127 +56,180 @@ class OpenedChoice:
     guard: StreamGuard | None = None
 
 
-class Calls:
+@dataclass(frozen=True, slots=True)
+class StreamTimeouts:
+    first_byte: float
+    idle: float
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+
+
+class ResilientClient:
     def __init__(
         self,
         upstream: UpstreamClient,
         targets: Targets,
         retry: RetryPolicy,
-        breakers: Breakers,
-        limit: ConcurrencyLimit,
-        first_byte: float,
-        idle: float,
-        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        breakers: BreakerBoard,
+        gate: Gate,
+        timeouts: StreamTimeouts,
+        observer: Observer,
+        clock: Callable[[], float],
     ) -> None:
         self.upstream = upstream
         self.targets = targets
         self.retry = retry
         self.breakers = breakers
-        self.limit = limit
-        self.first_byte = first_byte
-        self.idle = idle
-        self.max_event_bytes = max_event_bytes
+        self.gate = gate
+        self.timeouts = timeouts
+        self.observer = observer
+        self.clock = clock  # the observer's clock, for attempt durations
 
-    def headers(self, call: Call, *, stream: bool) -> httpx.Headers:
+    def headers(self, call: UpstreamCall, *, stream: bool) -> httpx.Headers:
+        identity = call.exchange.identity
+        assert identity is not None  # the pipeline runs only for identified callers
         return self.targets.headers(
-            call.caller.token, stream=stream, gateway=call.endpoint.via_gateway, extra=call.caller.gateway_headers
+            identity.upstream_token,
+            stream=stream,
+            gateway=call.destination.via_gateway,
+            extra=call.exchange.gateway_headers,
         )
 
-    async def json(self, call: Call, body: bytes) -> tuple[Any, dict[str, str]]:
+    async def json(self, call: UpstreamCall, body: bytes) -> tuple[Any, dict[str, str]]:
         """A whole JSON reply, and the gateway headers it carried. The transport's read timeout bounds the
         wait for the first byte."""
 
-        async def once(slot: Slot) -> tuple[Any, dict[str, str]]:
+        async def once(slot: Lease) -> tuple[Any, dict[str, str]]:
             try:
                 reply = await self.upstream.request(
-                    call.endpoint.url, body, self.headers(call, stream=False), extra_headers=call.extra_headers
+                    call.destination.url, body, self.headers(call, stream=False), extra_headers=call.extra_headers
                 )
             finally:
                 slot.release()
-            return json_reply(reply, call.dialect), relayed(call.endpoint, reply.headers)
+            return json_reply(reply), relayed(call.destination, reply.headers)
 
         return await self._resilient(call, once, until_first_byte=False)
 
-    async def answer(self, call: Call, body: bytes) -> tuple[UpstreamAnswer, dict[str, str]]:
+    async def answer(
+        self, call: UpstreamCall, reader: AnswerReader, body: bytes
+    ) -> tuple[UpstreamAnswer, dict[str, str]]:
         payload, headers = await self.json(call, body)
-        return call.dialect.parse_chat(payload), headers
+        return reader.parse(payload), headers
 
-    async def open_choice(self, call: Call, body: bytes, sink: ChoiceStream, upstream_stream: bool) -> OpenedChoice:
+    async def open_choice(
+        self, call: UpstreamCall, reader: AnswerReader, body: bytes, sink: ChoiceStream, upstream_stream: bool
+    ) -> OpenedChoice:
         """Fails as a plain HTTP error until the upstream accepted; from then on errors travel in-band."""
         if not upstream_stream:
-            answer, headers = await self.answer(call, body)
+            answer, headers = await self.answer(call, reader, body)
             return OpenedChoice(answer_frames(answer, sink), headers)
 
-        async def once(slot: Slot) -> OpenedChoice:
+        async def once(slot: Lease) -> OpenedChoice:
             try:
                 response = await self.upstream.open(
-                    call.endpoint.url,
+                    call.destination.url,
                     body,
                     self.headers(call, stream=True),
                     stream=True,
                     extra_headers=call.extra_headers,
                 )
-                headers = relayed(call.endpoint, response.headers)
+                headers = relayed(call.destination, response.headers)
                 if response.status_code != 200 or "json" in response.headers.get("content-type", ""):
                     # An error, or a model that answered a stream request with one JSON body: replay it.
-                    answer = call.dialect.parse_chat(json_reply(await self.upstream.read(response), call.dialect))
+                    answer = reader.parse(json_reply(await self.upstream.read(response)))
                     slot.release()
                     return OpenedChoice(answer_frames(answer, sink), headers)
             except BaseException:
                 slot.release()
                 raise
             # from here the guard holds the slot and watches the stream
-            guard = StreamGuard(response, self.first_byte, self.idle, call.deadline, slot)
-            translator = call.dialect.chat_stream(sink)
-            frames = choice_frames(response, translator, sink, guard, SSEDecoder(self.max_event_bytes))
+            timeouts = self.timeouts
+            guard = StreamGuard(response, timeouts.first_byte, timeouts.idle, call.deadline, slot)
+            frames = choice_frames(response, reader.stream(sink), sink, guard, SSEDecoder(timeouts.max_event_bytes))
             return OpenedChoice(frames, headers, response, guard)
 
         return await self._resilient(call, once, until_first_byte=True)
 
-    async def _resilient(self, call: Call, once: Callable[[Slot], Awaitable[T]], *, until_first_byte: bool) -> T:
+    async def _resilient(
+        self, call: UpstreamCall, once: Callable[[Lease], Awaitable[T]], *, until_first_byte: bool
+    ) -> T:
         """`once` owns the slot it is given. One timer per attempt: the total deadline, or for a stream
         opening, the first byte (the stream's own guard takes over from there)."""
-        breaker = self.breakers.get(call.route.kind, call.route.model_id, call.caller.tenant)
+        exchange = call.exchange
+        tenant = exchange.identity.tenant if exchange.identity is not None else ""
+        breaker = self.breakers.get(call.route.upstream, call.route.model_id, tenant)
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
             breaker.check()
             try:
-                slot = await self.limit.acquire()
+                slot = await self.gate.acquire()
             except BaseException:
                 breaker.abandon()  # overloaded, or the client left while queued: a probe must not stay taken
                 raise
-            if (slot.waited or attempt) and await _client_gone(call.caller):
+            if (slot.waited or attempt) and await _client_gone(exchange):
                 slot.release()
                 breaker.abandon()
                 raise ClientClosedRequest("The client disconnected before the upstream request was sent.")
-            bound = min(loop.time() + self.first_byte, call.deadline) if until_first_byte else call.deadline
+            bound = min(loop.time() + self.timeouts.first_byte, call.deadline) if until_first_byte else call.deadline
+            exchange.attempts += 1
+            began = self.clock()
             try:
                 async with asyncio.timeout_at(bound):
                     result = await once(slot)
             except TimeoutError:
                 breaker.failure()
-                if bound < call.deadline:
-                    raise UpstreamTimeout("The Workers AI upstream did not start its answer in time.") from None
-                raise UpstreamTimeout("The request exceeded PROXY_TOTAL_TIMEOUT.") from None
+                error: ProxyError = (
+                    UpstreamTimeout("The Workers AI upstream did not start its answer in time.")
+                    if bound < call.deadline
+                    else UpstreamTimeout("The request exceeded PROXY_TOTAL_TIMEOUT.")
+                )
+                self._report(exchange, attempt, "timeout", began, error)
+                raise error from None
             except ProxyError as error:
                 if _upstream_fault(error):
                     breaker.failure()
                 else:
                     breaker.success()  # the upstream answered; what it said was about the request
                 if call.busy_fails_over and error.upstream_code == BUSY:
+                    self._report(exchange, attempt, "error", began, error)
                     raise  # the model said at once that it is busy: its fallback serves, not a retry
                 wait = self.retry.delay(attempt, error)
-                if not self.retry.should_retry(attempt, error, wait, call.deadline - loop.time()):
+                retrying = self.retry.should_retry(attempt, error, wait, call.deadline - loop.time())
+                self._report(exchange, attempt, "error", began, error, wait if retrying else None)
+                if not retrying:
                     raise
                 await asyncio.sleep(wait)
                 attempt += 1
                 continue
             except BaseException:
                 breaker.abandon()  # cancelled, e.g. the client left: no verdict on the upstream
+                self._report(exchange, attempt, "cancelled", began)
                 raise
             breaker.success()
+            self._report(exchange, attempt, "ok", began)
             return result
+
+    def _report(
+        self,
+        exchange: Exchange,
+        number: int,
+        outcome: AttemptOutcome,
+        began: float,
+        error: ProxyError | None = None,
+        retry_delay: float | None = None,
+    ) -> None:
+        self.observer.upstream_attempt(
+            exchange,
+            Attempt(
+                number,
+                outcome,
+                self.clock() - began,
+                error.http_status if error is not None else None,
+                error.code if error is not None else None,
+                error.upstream_code if error is not None else None,
+                retry_delay,
+            ),
+        )
 
 
 def _upstream_fault(error: ProxyError) -> bool:
@@ -192,25 +239,11 @@ def _upstream_fault(error: ProxyError) -> bool:
     return isinstance(error, UpstreamError | RequestTimeout)
 
 
-async def _client_gone(caller: Caller) -> bool:
+async def _client_gone(exchange: Exchange) -> bool:
     """Checked after a wait (a concurrency slot, a retry's backoff): nobody is left to read the answer."""
-    return caller.gone is not None and await caller.gone()
+    return exchange.client_gone is not None and await exchange.client_gone()
 
 
-def json_reply(reply: UpstreamReply, dialect: Dialect) -> Any:
-    """The JSON of a successful reply; any failure as a ProxyError, raised where the retry loop sees it
-    (so that `success: false` on an HTTP 200, e.g. a 3040, is retried like the same error on a 429)."""
-    if reply.status != 200:
-        raise dialect.error(reply.status, reply.body, dict(reply.headers))
-    try:
-        payload = orjson.loads(reply.body)
-    except orjson.JSONDecodeError:
-        raise UpstreamError("Workers AI returned a reply that is not JSON") from None
-    if isinstance(payload, dict) and payload.get("success") is False:
-        raise dialect.error(200, reply.body, dict(reply.headers))
-    return payload
-
-
-def relayed(endpoint: Endpoint, headers: httpx.Headers) -> dict[str, str]:
+def relayed(destination: Destination, headers: httpx.Headers) -> dict[str, str]:
     """The AI Gateway headers of an upstream reply (only gateway routes have any)."""
-    return gateway.response_headers(headers.items()) if endpoint.via_gateway else {}
+    return gateway_headers.response_headers(headers.items()) if destination.via_gateway else {}

@@ -1,9 +1,9 @@
 """What the proxy knows of Workers AI's models without the account's catalogue: today's chat and embedding models
 with what they can do, and the models retired on 2026-05-30 with their replacements (wire spec 9.1, 9.2, 9.13).
 
-The account's catalogue (`app.model_catalogue`) wins wherever it says something; this table serves when it cannot
+The account's catalogue (`app.models.catalogue`) wins wherever it says something; this table serves when it cannot
 be read (a token that may not list models, pass-through mode), feeds the emulator's catalogue, and names the
-successor of a model that is gone. Request and reply quirks of each model are `app.traits`.
+successor of a model that is gone. Request and reply quirks of each model are `app.models.capabilities`.
 """
 
 from __future__ import annotations

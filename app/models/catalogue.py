@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.catalog import EMBEDDING_MODELS
 from app.errors import ProxyError
-from app.known_models import CHAT, CURRENT, EMBEDDINGS, KnownModel
-from app.traits import UNKNOWN, traits_for
+from app.models.capabilities import UNKNOWN, capabilities_of
+from app.models.embedding import EMBEDDING_MODELS
+from app.models.known import CHAT, CURRENT, EMBEDDINGS, KnownModel
 
 log = logging.getLogger("workers_ai_proxy")
 
@@ -202,7 +202,7 @@ def _capabilities(model_id: str, task: str | None) -> dict[str, bool]:
     known: KnownModel | None = CURRENT.get(model_id)
     if known is not None:
         return {"tools": known.tools, "json": True, "vision": known.vision, "reasoning": known.reasoning}
-    traits = traits_for(model_id)
+    traits = capabilities_of(model_id)
     if traits is UNKNOWN:
         return {}
     legacy = traits.tools == "none" and traits.string_content  # 2023-era models: no JSON mode either

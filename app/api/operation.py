@@ -1,4 +1,5 @@
-"""One HTTP endpoint: where it listens, the handler, and what the OpenAPI document says of it.
+"""One HTTP operation: where it listens, the handler, the resource it serves, and what the OpenAPI document
+says of it.
 
 Handlers are plain Starlette endpoints (`async (Request) -> Response`) mounted on the FastAPI app: FastAPI's
 dependency-injecting route wrapper costs ~50 us per request measured here, more than everything the proxy
@@ -18,11 +19,13 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True, slots=True)
-class Endpoint:
+class Operation:
     method: str
     path: str
     handler: Handler
     summary: str
     tag: str
+    resource: str  # the name observers, logs and metrics use: chat, completions, embeddings, models, ...
     body: type[BaseModel] | None = None
     also_at: tuple[str, ...] = ()  # undocumented aliases, e.g. without the /v1 prefix
+    observed: bool = True  # False for probes and the metrics scrape: they would drown the access log

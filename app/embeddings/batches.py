@@ -9,9 +9,10 @@ from array import array
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from app.catalog import DEFAULT_EMBEDDING_BATCH, EmbeddingModel, Route
 from app.errors import InvalidRequest
+from app.models.embedding import DEFAULT_EMBEDDING_BATCH, EmbeddingModel
 from app.protocol.embeddings import CreateEmbeddingResponse, Embedding, EmbeddingRequest
+from app.routing.route import Route
 from app.token_text import decode
 
 MAX_PARALLEL_BATCHES = 4

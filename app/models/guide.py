@@ -1,17 +1,15 @@
 """What the proxy tells a client about the model it named: the closest known ids when the name is unknown, the
-successor when the model was retired, a deprecation date ahead of time; and what a route may do, as the
-account's catalogue says (wire spec 9.1, 9.13). Pure functions: the proxy supplies what is known."""
+successor when the model was retired, a deprecation date ahead of time (wire spec 9.1, 9.13). Pure functions:
+the caller supplies what is known."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import replace
 
-from app.catalog import Route
 from app.errors import ModelNotFound
-from app.known_models import RETIRED_ON, successor
-from app.model_catalogue import CatalogueEntry
+from app.models.catalogue import CatalogueEntry
+from app.models.known import RETIRED_ON, successor
 
 DEPRECATION_HEADER = "x-model-deprecation"  # the date a model stops (or stopped) being served
 
@@ -38,20 +36,3 @@ def deprecation(model_id: str, entry: CatalogueEntry | None) -> str | None:
     if entry is not None and entry.shutdown_date:
         return entry.shutdown_date
     return RETIRED_ON if successor(model_id) is not None else None
-
-
-def with_catalogue(route: Route, entry: CatalogueEntry | None) -> Route:
-    """The route's traits, corrected where the account's catalogue says otherwise (tools, vision). Usually the
-    two agree and the route is returned as it is."""
-    if entry is None or not entry.capabilities:
-        return route
-    traits = route.traits
-    tools = entry.capabilities.get("tools")
-    if tools is True and traits.tools == "none":
-        traits = replace(traits, tools="openai")
-    elif tools is False and traits.tools != "none":
-        traits = replace(traits, tools="none")
-    vision = entry.capabilities.get("vision")
-    if vision is not None and traits.vision is not vision:
-        traits = replace(traits, vision=vision)
-    return route if traits is route.traits else replace(route, traits=traits)

@@ -1,0 +1,49 @@
+"""One request as it crosses the pipeline: who asked, for what, and what happened. The pipeline fills it in;
+policies (admission, settlement) and observers read it. Nothing here knows HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from app.policies.identity import Identity
+from app.protocol.common import Usage
+from app.routing.route import Route
+
+Outcome = Literal["completed", "failed", "disconnected", "aborted"]
+
+
+@dataclass(slots=True, eq=False)
+class Exchange:
+    request_id: str
+    endpoint: str  # the resource served: chat, completions, embeddings, models, gateway_logs, health
+    started: float  # on the observer clock (seconds)
+    identity: Identity | None = None  # None until the guard has identified the caller
+    gateway_headers: dict[str, str] = field(default_factory=dict)  # AI Gateway headers the client asked for
+    client_gone: Callable[[], Awaitable[bool]] | None = None  # True once the client has disconnected
+    model_asked: str | None = None
+    route: Route | None = None  # the route that served (after fallbacks), or the first one tried
+    stream: bool = False
+    attempts: int = 0  # upstream attempts, retries and every choice of n included
+    fallbacks: list[str] = field(default_factory=list)  # models handed over to, in order
+    status: int = 200
+    error_code: str | None = None
+    usage: Usage | None = None
+    first_token: float | None = None  # observer clock, when the first frame of a stream left
+    ended: float | None = None
+    outcome: Outcome = "completed"
+    settled: bool = False  # the settlement hooks ran (exactly once)
+    finished: bool = False  # the observers heard the end (exactly once)
+
+    @property
+    def model_served(self) -> str | None:
+        return self.route.model_id if self.route is not None else None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.ended is None else self.ended - self.started
+
+    @property
+    def time_to_first_token(self) -> float | None:
+        return None if self.first_token is None else self.first_token - self.started

@@ -1,0 +1,24 @@
+"""One module per resource: validate what the protocol cannot, plan the upstream bodies, run the pipeline, shape
+the reply. `Serving` holds one of each, built once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.serving.chat import ChatCompletions
+from app.serving.completions import Completions
+from app.serving.embeddings import Embeddings
+from app.serving.gateway_logs import GatewayLogs
+from app.serving.models import Models
+
+
+@dataclass(frozen=True, slots=True)
+class Serving:
+    chat: ChatCompletions
+    completions: Completions
+    embeddings: Embeddings
+    models: Models
+    gateway_logs: GatewayLogs
+
+
+__all__ = ["ChatCompletions", "Completions", "Embeddings", "GatewayLogs", "Models", "Serving"]

@@ -1,0 +1,137 @@
+"""POST /v1/chat/completions: checks, the output plan, n choices, whole replies and streams."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from app.chat.affinity import session_id
+from app.chat.answer import chat_completion, finalize
+from app.chat.functions import FunctionCallEncoder, as_tools, legacy_message, uses_functions
+from app.chat.ids import CompletionIds
+from app.chat.images import has_remote_images
+from app.chat.request import check_chat_request, output_plan
+from app.dialects import supported
+from app.errors import InvalidRequest
+from app.exchange import Exchange
+from app.frames.openai import ChunkEncoder, FrameEncoder
+from app.models.catalogue import CHAT
+from app.pipeline.choices import Choice, open_stream
+from app.pipeline.core import Pipeline, Reply
+from app.pipeline.gather import gather_all
+from app.pipeline.images import Fetch, inline_remote_images
+from app.protocol.chat import ChatCompletionRequest
+from app.protocol.common import Usage
+from app.routing.route import Route
+
+PATH = "/v1/chat/completions"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatLimits:
+    max_n: int
+    max_images: int
+    image_max_total_bytes: int
+    image_max_bytes: int
+
+
+class ChatCompletions:
+    def __init__(self, pipeline: Pipeline, limits: ChatLimits, fetch_image: Fetch | None) -> None:
+        self.pipeline = pipeline
+        self.limits = limits
+        self.fetch_image = fetch_image
+
+    async def create(self, request: ChatCompletionRequest, exchange: Exchange) -> Reply:
+        exchange.stream = bool(request.stream)
+        primary = self.pipeline.route(exchange, request.model, CHAT, PATH)
+        legacy = uses_functions(request)  # deprecated `functions`: carried as tools, answered in their form
+        if legacy:
+            request = as_tools(request)
+        limits = self.limits
+        check_chat_request(request, primary, limits.max_n, limits.max_images)
+        if has_remote_images(request) and self.fetch_image is None:
+            raise InvalidRequest("Image URLs are not fetched by this proxy; send data: URLs.", param="messages")
+        fetch = self.fetch_image
+
+        async def prepare() -> None:
+            nonlocal request
+            if fetch is not None and has_remote_images(request):
+                request = await inline_remote_images(
+                    request, fetch, limits.image_max_total_bytes, limits.image_max_bytes
+                )
+
+        def can_serve(route: Route) -> None:  # raises for a fallback that cannot take the same request
+            self.pipeline.router.check_task(route, CHAT, PATH)
+            check_chat_request(request, route, limits.max_n, limits.max_images)
+
+        return await self.pipeline.run(
+            exchange,
+            primary,
+            lambda route, deadline: self._serve(request, route, exchange, deadline, legacy),
+            can_serve=can_serve,
+            prepare=prepare,
+        )
+
+    async def _serve(
+        self, request: ChatCompletionRequest, route: Route, exchange: Exchange, deadline: float, legacy: bool
+    ) -> Reply:
+        pipeline = self.pipeline
+        translator = supported(pipeline.dialect(route).chat, route, "chat completions")
+        max_tokens = pipeline.max_tokens(request.max_completion_tokens or request.max_tokens, route)
+        plan = output_plan(request, route, max_tokens)
+        ids = CompletionIds.new(route.requested, request.include_usage)
+        session = None
+        if pipeline.affinity(route):
+            key = (request.model_extra or {}).get("prompt_cache_key")
+            tenant = exchange.identity.tenant if exchange.identity is not None else ""
+            session = session_id(key, tenant, request.user, request.messages)
+        call = pipeline.call(exchange, route, "chat", deadline, session)
+        n = request.n or 1
+        # Workers AI's JSON mode does not stream: the whole answer is fetched and replayed as a stream.
+        upstream_stream = bool(request.stream) and not _json_mode(request)
+        model = call.destination.model
+        body = _encoded(
+            lambda: pipeline.with_options(
+                route, translator.build(request, route, max_tokens, stream=upstream_stream, model=model)
+            )
+        )
+        client = pipeline.client
+        if not request.stream:
+            answers = await gather_all([client.answer(call, translator, body) for _ in range(n)])
+            finals = [finalize(answer, plan) for answer, _ in answers]
+            completion = chat_completion(ids, finals, legacy_message if legacy else None)
+            usage: Usage | None = completion.get("usage")
+            return Reply(completion, answers[0][1], usage)
+        encoders: list[FrameEncoder] = []
+        for i in range(n):
+            chunks = ChunkEncoder(*ids.head, i, include_usage=ids.include_usage)
+            encoders.append(FunctionCallEncoder(chunks) if legacy else chunks)
+        stream, headers = await open_stream(
+            client,
+            call,
+            translator,
+            [Choice(body, encoder) for encoder in encoders],
+            plan,
+            upstream_stream=upstream_stream,
+            include_usage=ids.include_usage,
+        )
+        return Reply(stream, headers)
+
+
+def _encoded(build: Callable[[], Any]) -> bytes:
+    """The upstream body. orjson parses 1024 levels of nesting but writes only 255: a schema or tool
+    nested deeper than that is the client's mistake, not ours."""
+    try:
+        return orjson.dumps(build())
+    except (orjson.JSONEncodeError, RecursionError):
+        raise InvalidRequest(
+            "The request nests JSON objects or arrays too deeply (tools, schemas: at most 250 levels).",
+            code="invalid_value",
+        ) from None
+
+
+def _json_mode(request: ChatCompletionRequest) -> bool:
+    return request.response_format is not None and request.response_format.type != "text"

@@ -1,0 +1,93 @@
+"""POST /v1/completions (legacy text completions): prompts x n choices, `echo`, whole replies and streams."""
+
+from __future__ import annotations
+
+import orjson
+
+from app.chat.affinity import prompt_session_id
+from app.chat.answer import finalize, text_completion
+from app.chat.ids import CompletionIds
+from app.chat.plan import OutputPlan
+from app.chat.request import check_completion_request, stop_sequences
+from app.dialects import supported
+from app.exchange import Exchange
+from app.frames.openai import CompletionChunkEncoder
+from app.models.catalogue import CHAT
+from app.pipeline.choices import Choice, open_stream
+from app.pipeline.core import Pipeline, Reply
+from app.pipeline.gather import gather_all
+from app.protocol.common import SAMPLING_FIELDS, Usage
+from app.protocol.completions import CompletionRequest
+from app.routing.route import Route
+
+PATH = "/v1/completions"
+
+
+class Completions:
+    def __init__(self, pipeline: Pipeline, max_n: int) -> None:
+        self.pipeline = pipeline
+        self.max_n = max_n
+
+    async def create(self, request: CompletionRequest, exchange: Exchange) -> Reply:
+        exchange.stream = bool(request.stream)
+        primary = self.pipeline.route(exchange, request.model, CHAT, PATH)
+        prompts = check_completion_request(request, self.max_n)
+        return await self.pipeline.run(
+            exchange,
+            primary,
+            lambda route, deadline: self._serve(request, prompts, route, exchange, deadline),
+            can_serve=lambda route: self.pipeline.router.check_task(route, CHAT, PATH),
+        )
+
+    async def _serve(
+        self, request: CompletionRequest, prompts: list[str], route: Route, exchange: Exchange, deadline: float
+    ) -> Reply:
+        pipeline = self.pipeline
+        translator = supported(pipeline.dialect(route).prompt, route, "text completions")
+        max_tokens = pipeline.max_tokens(request.max_tokens, route)
+        plan = OutputPlan(max_tokens=max_tokens, think=None, stop=stop_sequences(request.stop))
+        ids = CompletionIds.new(route.requested, request.include_usage, prefix="cmpl-")
+        session = None
+        if pipeline.affinity(route):
+            key = (request.model_extra or {}).get("prompt_cache_key")
+            tenant = exchange.identity.tenant if exchange.identity is not None else ""
+            session = prompt_session_id(key, tenant, request.user, prompts[0])
+        call = pipeline.call(exchange, route, "chat", deadline, session)
+        n = request.n or 1
+        fields = {name: getattr(request, name) for name in SAMPLING_FIELDS}
+        stream = bool(request.stream)
+        jobs = [prompt for prompt in prompts for _ in range(n)]  # choices ordered by prompt, then by n
+        model = call.destination.model
+        bodies = [
+            orjson.dumps(
+                pipeline.with_options(route, translator.build(p, fields, route, max_tokens, stream=stream, model=model))
+            )
+            for p in jobs
+        ]
+        echoes = [prompt if request.echo else "" for prompt in jobs]
+        client = pipeline.client
+        if not stream:
+            answers = await gather_all([client.answer(call, translator, body) for body in bodies])
+            finals = [finalize(answer, plan) for answer, _ in answers]
+            completion = text_completion(ids, finals, echoes, len(prompts))
+            usage: Usage | None = completion.get("usage")
+            return Reply(completion, answers[0][1], usage)
+        choices = [
+            Choice(
+                body,
+                CompletionChunkEncoder(*ids.head, i, include_usage=ids.include_usage),
+                echo,
+            )
+            for i, (body, echo) in enumerate(zip(bodies, echoes, strict=True))
+        ]
+        body_stream, headers = await open_stream(
+            client,
+            call,
+            translator,
+            choices,
+            plan,
+            upstream_stream=True,
+            include_usage=ids.include_usage,
+            prompts=len(prompts),
+        )
+        return Reply(body_stream, headers)

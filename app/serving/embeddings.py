@@ -1,0 +1,47 @@
+"""POST /v1/embeddings: input checks, batches of the model's size, vectors in order. Retried, never falling
+back: another model's vectors would not compare with this one's."""
+
+from __future__ import annotations
+
+import orjson
+
+from app.dialects import supported
+from app.embeddings.batches import EmbeddingJob, InputLimits
+from app.exchange import Exchange
+from app.models.catalogue import EMBEDDINGS
+from app.models.embedding import embedding_model
+from app.pipeline.core import Pipeline, Reply
+from app.protocol.embeddings import EmbeddingRequest
+from app.routing.route import Route
+
+PATH = "/v1/embeddings"
+
+
+class Embeddings:
+    def __init__(self, pipeline: Pipeline, limits: InputLimits) -> None:
+        self.pipeline = pipeline
+        self.limits = limits
+
+    async def create(self, request: EmbeddingRequest, exchange: Exchange) -> Reply:
+        route = self.pipeline.route(exchange, request.model, EMBEDDINGS, PATH)
+        job = EmbeddingJob.plan(request, route, embedding_model(route.model_id), self.limits)
+        return await self.pipeline.run(
+            exchange, route, lambda route, deadline: self._serve(job, route, exchange, deadline)
+        )
+
+    async def _serve(self, job: EmbeddingJob, route: Route, exchange: Exchange, deadline: float) -> Reply:
+        translator = supported(self.pipeline.dialect(route).embeddings, route, "embeddings")
+        call = self.pipeline.call(exchange, route, "embeddings", deadline)
+        model = call.destination.model
+        client = self.pipeline.client
+        relayed: dict[str, str] = {}
+
+        async def embed(texts: list[str]) -> list[list[float]]:
+            body = orjson.dumps(translator.build(texts, route, model))
+            payload, headers = await client.json(call, body)
+            relayed.update(headers)
+            return translator.parse(payload, len(texts))
+
+        vectors = await job.run(embed)
+        tokens = vectors["usage"]["prompt_tokens"]
+        return Reply(vectors, relayed, {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens})
