@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import copy
+import errno
 import logging
 import os
+import socket
 import sys
+import tempfile
 from typing import Any
 
 from app import __version__
+from app.routing.resolver import EXAMPLE_CHAT_MODEL
 from app.server.limits import raise_open_file_limit
 from app.server.options import uvicorn_options
-from app.settings import ConfigError, load_settings
+from app.settings import ConfigError, Settings, load_settings
 
 ENVIRONMENT_HELP = """\
 environment variables (also read from .env, and from the config file as [cloudflare] / [proxy] keys):
@@ -43,6 +47,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="OpenAI-compatible API server for Cloudflare Workers AI.",
         epilog=ENVIRONMENT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=("serve", "check"),
+        default="serve",
+        help="serve (the default), or check: verify the configuration, token, account and gateway, then exit",
     )
     parser.add_argument("--host", help="address to listen on (PROXY_HOST, default 127.0.0.1)")
     parser.add_argument("--port", help="port to listen on (PROXY_PORT, default 8787)")
@@ -79,19 +90,23 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"workers-ai-proxy: {exc}", file=sys.stderr)
         return 2
+    if args.command == "check":
+        return run_check(settings)
+    return serve(settings)
 
+
+def serve(settings: Settings) -> int:
     import uvicorn  # imported late: `--help` and config errors stay instant
 
-    if settings.proxy_emulator:
-        print(
-            "workers-ai-proxy: emulator mode, answers are emulated (no Cloudflare account is used)",
-            file=sys.stderr,
-        )
-    print(
-        f"workers-ai-proxy {__version__}: OpenAI API on http://{settings.proxy_host}:{settings.proxy_port}/v1",
-        file=sys.stderr,
-    )
+    problem = port_problem(settings.proxy_host, settings.proxy_port)
+    if problem is not None:
+        print(f"workers-ai-proxy: {problem}", file=sys.stderr)
+        return 1
+    print(banner(settings), file=sys.stderr)
     raise_open_file_limit()  # before the workers start: they inherit it
+    if settings.proxy_workers > 1 and settings.proxy_metrics and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # prometheus-client's multiprocess mode: each worker writes its own files, a scrape adds them up
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="workers-ai-proxy-metrics-")
     uvicorn.run(
         "app.main:create_app_from_env",
         factory=True,
@@ -99,20 +114,82 @@ def main(argv: list[str] | None = None) -> int:
         port=settings.proxy_port,
         workers=settings.proxy_workers,
         log_level=settings.proxy_log_level,
-        log_config=log_config(settings.proxy_log_level),
-        access_log=settings.proxy_log_level == "debug",
+        log_config=log_config(settings.proxy_log_level, settings.proxy_log_format),
+        access_log=False,  # the proxy's own access log replaces uvicorn's (app.observe.access_log)
         **uvicorn_options(settings),
     )
     return 0
 
 
-def log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging setup plus the proxy's own logger on the same handler."""
+def run_check(settings: Settings) -> int:
+    import asyncio
+
+    from app.check import check, report
+
+    async def checked() -> int:
+        if not settings.proxy_emulator:
+            return report(await check(settings))
+        from app.emulator.server import start_emulator
+
+        async with start_emulator() as emulator:
+            return report(await check(settings, emulator.api_base))
+
+    return asyncio.run(checked())
+
+
+def banner(settings: Settings) -> str:
+    """What a newcomer needs to point a client at the proxy: a reachable URL (not the wildcard address), where
+    answers come from, the auth mode, and one request to try."""
+    from app.check import auth_mode
+
+    host = settings.proxy_host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    url = f"http://{f'[{shown}]' if ':' in shown else shown}:{settings.proxy_port}/v1"
+    if settings.proxy_emulator:
+        where = "the built-in emulator (EMULATOR MODE: answers are emulated; no Cloudflare account is used)"
+    else:
+        where = f"Cloudflare account {settings.cloudflare_account_id}, upstream {settings.proxy_upstream}"
+        if settings.cloudflare_gateway_id:
+            where += f" via AI Gateway {settings.cloudflare_gateway_id}"
+    needs_key = bool(settings.proxy_api_keys) or (settings.pass_through and not settings.proxy_emulator)
+    message = '"messages": [{"role": "user", "content": "Hello"}]'
+    body = f'{{"model": "{EXAMPLE_CHAT_MODEL}", {message}}}'
+    listening = f" (listening on {host or 'all interfaces'})" if shown != host else ""
+    return "\n".join(
+        [
+            f"workers-ai-proxy {__version__}: OpenAI API at {url}{listening}",
+            f"  answers from: {where}",
+            f"  auth: {auth_mode(settings)}",
+            f"  try: curl {url}/chat/completions -H 'Authorization: Bearer {'$KEY' if needs_key else 'any'}' "
+            f"-H 'Content-Type: application/json' -d '{body}'",
+        ]
+    )
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """The port-in-use error as one clear line, instead of uvicorn's report."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is already in use; stop what uses it, or choose --port / PROXY_PORT."
+            return f"cannot listen on {host}:{port}: {error.strerror}"
+    return None
+
+
+def log_config(level: str, log_format: str = "text") -> dict[str, Any]:
+    """uvicorn's logging setup plus the proxy's own loggers on the same handler; every record as one JSON
+    object with PROXY_LOG_FORMAT=json."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["redact_query"] = {"()": "app.server.access_log.RedactQueryValues"}
-    config["handlers"]["access"].setdefault("filters", []).append("redact_query")
+    if log_format == "json":
+        for formatter in config["formatters"].values():
+            formatter.clear()
+            formatter["()"] = "app.observe.log_format.JsonFormatter"
     config["loggers"]["workers_ai_proxy"] = {
         "handlers": ["default"],
         "level": logging.getLevelName(level.upper()),

@@ -24,7 +24,8 @@ class Exchange:
     client_gone: Callable[[], Awaitable[bool]] | None = None  # True once the client has disconnected
     model_asked: str | None = None
     route: Route | None = None  # the route that served (after fallbacks), or the first one tried
-    stream: bool = False
+    stream: bool = False  # asked as a stream
+    relayed: bool = False  # answered as a stream (the relay began)
     attempts: int = 0  # upstream attempts, retries and every choice of n included
     fallbacks: list[str] = field(default_factory=list)  # models handed over to, in order
     status: int = 200
@@ -33,6 +34,7 @@ class Exchange:
     first_token: float | None = None  # observer clock, when the first frame of a stream left
     ended: float | None = None
     outcome: Outcome = "completed"
+    bodies: dict[str, str] = field(default_factory=dict)  # request and reply text, only with PROXY_LOG_BODIES
     settled: bool = False  # the settlement hooks ran (exactly once)
     finished: bool = False  # the observers heard the end (exactly once)
 

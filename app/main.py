@@ -26,13 +26,16 @@ from app.api import OPERATIONS
 from app.api.errors import install_error_handlers
 from app.api.observed import observed
 from app.api.openapi import install_openapi
-from app.api.redaction import Secrets
+from app.api.redaction import Secrets, scrub
 from app.api.state import AppState
 from app.drain import Drain
 from app.embeddings.batches import InputLimits
 from app.emulator import EMULATOR_ACCOUNT, EMULATOR_TOKEN
 from app.models.catalogue import ModelCatalogue
+from app.observe.access_log import AccessLog
+from app.observe.metrics import Metrics
 from app.observe.observer import Observer, Observers
+from app.observe.traces import from_environment
 from app.pipeline.core import Hooks, Pipeline
 from app.pipeline.upstream_call import ResilientClient, StreamTimeouts
 from app.policies.hooks import Admission, Settlement
@@ -46,6 +49,7 @@ from app.server.warden import STATE_KEY as WARDEN_KEY
 from app.server.warden import ConnectionWarden
 from app.serving import ChatCompletions, Completions, Embeddings, GatewayLogs, Models, Serving
 from app.serving.chat import ChatLimits
+from app.serving.readiness import Readiness
 from app.settings import Settings, load_settings
 from app.upstream.addresses import AddressPolicy, is_public
 from app.upstream.catalogue_pages import catalogue_page
@@ -133,10 +137,23 @@ def create_app(
             catalogue = ModelCatalogue(fetch_page, settings.proxy_models_ttl)
             stack.push_async_callback(catalogue.aclose)
             catalogue.refresh_in_background()
-            observer = Observers(list(seams.observers))
             upstream_of = {name: model.upstream for name, model in settings.models.items() if model.upstream}
             router = Router(
                 settings.proxy_model_aliases, settings.proxy_upstream, upstream_of, catalogue, settings.proxy_fallbacks
+            )
+            router_knows = router.knows
+            metrics = Metrics(router_knows) if settings.proxy_metrics else None
+            traces = from_environment()
+            if traces is not None and traces.shutdown is not None:
+                stack.callback(traces.shutdown)
+            scrub_bodies = partial(scrub, secrets=secrets) if settings.proxy_log_bodies else None
+            observer = Observers(
+                [
+                    *([metrics] if metrics is not None else []),
+                    AccessLog(json=settings.proxy_log_format == "json", scrub=scrub_bodies),
+                    *([traces] if traces is not None else []),
+                    *seams.observers,
+                ]
             )
             resilient = ResilientClient(
                 client,
@@ -189,6 +206,13 @@ def create_app(
                 drain=drain,
                 max_body_bytes=settings.proxy_max_body_bytes,
                 secrets=secrets,
+                readiness=Readiness(
+                    partial(catalogue_page, client, targets, server_token) if server_token else None,
+                    settings.proxy_ready_ttl,
+                    time.monotonic,
+                ),
+                metrics=metrics,
+                log_bodies=settings.proxy_log_bodies,
             )
             gc.collect()
             gc.freeze()  # start-up objects (FastAPI, pydantic schemas) leave the collector's full scans

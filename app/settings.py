@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     proxy_host: str = "127.0.0.1"
     proxy_port: int = Field(default=8787, ge=1, le=65535)
     proxy_log_level: LogLevel = "info"
+    proxy_log_format: Literal["text", "json"] = "text"
+    proxy_log_bodies: bool = False  # prompts and replies in the access log (secrets scrubbed)
+    proxy_metrics: bool = True  # GET /metrics
+    proxy_ready_ttl: float = Field(default=30.0, gt=0)  # how long /ready trusts its last look at the account
     proxy_workers: int = Field(default=1, ge=1, le=256)
     proxy_max_n: int = Field(default=8, ge=1, le=128)
     proxy_image_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.api import chat, completions, embeddings, gateway_logs, health, models
+from app.api import chat, completions, embeddings, gateway_logs, models, probes
 from app.api.operation import Operation
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -11,5 +11,5 @@ OPERATIONS: tuple[Operation, ...] = (
     *embeddings.OPERATIONS,
     *gateway_logs.OPERATIONS,
     *models.OPERATIONS,
-    *health.OPERATIONS,
+    *probes.OPERATIONS,
 )

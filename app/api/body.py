@@ -9,14 +9,17 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.requests import ClientDisconnect, Request
 
-from app.api.state import app_state
+from app.api.state import EXCHANGE_KEY, app_state
 from app.errors import ClientClosedRequest, InvalidRequest, PayloadTooLarge
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
 async def parse_body(request: Request, model: type[Model]) -> Model:
-    raw = await read_body(request, app_state(request).max_body_bytes)
+    state = app_state(request)
+    raw = await read_body(request, state.max_body_bytes)
+    if state.log_bodies:
+        request.scope[EXCHANGE_KEY].bodies["request"] = raw.decode("utf-8", "replace")
     try:
         data = orjson.loads(raw)  # also refuses invalid UTF-8 and nesting deeper than 1024 levels
     except orjson.JSONDecodeError:

@@ -29,7 +29,11 @@ def redact(message: str, request: Request, secrets: Secrets) -> str:
     `model` are what people use with a local proxy, and removing every `x` from a message would make it
     unreadable. Keys of MIN_KEY_WORD to MIN_KEY_SECRET characters are removed only as whole words.
     """
-    presented = bearer_token(request.headers.get("authorization"))
+    return scrub(message, secrets, bearer_token(request.headers.get("authorization")))
+
+
+def scrub(message: str, secrets: Secrets, presented: str | None = None) -> str:
+    """`redact` without a request: the server's tokens and the configured keys (and a presented one)."""
     for secret in secrets.server:
         if secret in message:
             message = message.replace(secret, REDACTED)

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from app.api.event_stream import RelayEventSource
 from app.api.redaction import redact
+from app.api.state import EXCHANGE_KEY
 from app.pipeline.core import Reply
 
 KEEPALIVE_SECONDS = 15
@@ -27,8 +28,12 @@ def sse_response(frames: AsyncIterable[bytes], headers: dict[str, str] | None = 
 def reply_response(reply: Reply, request: Request) -> Response:
     """A proxy reply as JSON or as an event stream, with the AI Gateway headers it carries."""
     headers = reply.headers or None
+    state = request.app.state.proxy
     if isinstance(reply.body, dict):
-        return json_response(reply.body, headers=headers)
-    secrets = request.app.state.proxy.secrets
+        response = json_response(reply.body, headers=headers)
+        if state.log_bodies:
+            request.scope[EXCHANGE_KEY].bodies["reply"] = bytes(response.body).decode("utf-8", "replace")
+        return response
+    secrets = state.secrets
     reply.body.scrub = lambda message: redact(message, request, secrets)  # for an in-band error, if one comes
     return sse_response(reply.body, headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -10,10 +11,12 @@ from app.api.redaction import Secrets
 from app.drain import Drain
 from app.errors import Unavailable
 from app.exchange import Exchange
+from app.observe.metrics import Metrics
 from app.pipeline.core import Pipeline
 from app.policies import gateway_headers
 from app.policies.identity import Credentials, IdentityGuard
 from app.serving import Serving
+from app.serving.readiness import Readiness
 
 EXCHANGE_KEY = "workers_ai_proxy.exchange"  # where the observed wrapper keeps the request's Exchange
 
@@ -29,6 +32,9 @@ class AppState:
     drain: Drain = field(default_factory=lambda: Drain(0))
     max_body_bytes: int = 50 * 1024 * 1024
     secrets: Secrets = field(default_factory=lambda: Secrets(()))
+    readiness: Readiness = field(default_factory=lambda: Readiness(None, 30, time.monotonic))
+    metrics: Metrics | None = None
+    log_bodies: bool = False  # PROXY_LOG_BODIES: the exchange keeps the request and reply text
 
 
 def app_state(request: Request) -> AppState:

@@ -36,6 +36,9 @@ async def start_emulator(token_delay_seconds: float = 0.02) -> AsyncIterator[Run
     app.router.add_get("/client/v4/accounts/{account}/ai/models/search", search_models)
     app.router.add_post("/client/v4/accounts/{account}/ai/v1/chat/completions", openai_routes.chat_completions)
     app.router.add_post("/client/v4/accounts/{account}/ai/v1/embeddings", openai_routes.embeddings)
+    app.router.add_get("/client/v4/user/tokens/verify", verify_token)
+    app.router.add_get("/client/v4/accounts/{account}/tokens/verify", verify_token)
+    app.router.add_get("/client/v4/accounts/{account}/ai-gateway/gateways/{gateway}", gateway)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -45,6 +48,18 @@ async def start_emulator(token_delay_seconds: float = 0.02) -> AsyncIterator[Run
         yield RunningEmulator(api_base=f"http://127.0.0.1:{port}/client/v4")
     finally:
         await runner.cleanup()
+
+
+async def verify_token(request: web.Request) -> web.Response:
+    """Token verification (wire spec 9.15): any bearer token is a valid one here."""
+    if not request.headers.get("Authorization", "").startswith("Bearer "):
+        return envelope_error(401, 1000, "Invalid API Token")
+    return success({"id": "emulated-token", "status": "active"})
+
+
+async def gateway(request: web.Request) -> web.Response:
+    """Any gateway id exists on the emulated account."""
+    return success({"id": request.match_info["gateway"], "collect_logs": True, "cache_ttl": 0})
 
 
 async def search_models(request: web.Request) -> web.Response:

@@ -37,8 +37,11 @@ class Observer(Protocol):
 
     def fallback_taken(self, exchange: Exchange, failed_model: str, next_model: str, reason: str | None) -> None: ...
 
-    def breaker_changed(self, name: str, state: str) -> None:
-        """`state`: closed, open or half_open; `name` is the model and route, never a tenant."""
+    def stream_opened(self, exchange: Exchange) -> None:
+        """The reply is a stream; request_finished follows when it ends."""
+
+    def breaker_changed(self, upstream: str, model_id: str, state: str) -> None:
+        """`state`: closed, open or half_open (a tenant's breakers are not told apart)."""
 
     def drain_aborted(self, streams: int) -> None: ...
 
@@ -56,7 +59,10 @@ class NullObserver:
     def fallback_taken(self, exchange: Exchange, failed_model: str, next_model: str, reason: str | None) -> None:
         return None
 
-    def breaker_changed(self, name: str, state: str) -> None:
+    def stream_opened(self, exchange: Exchange) -> None:
+        return None
+
+    def breaker_changed(self, upstream: str, model_id: str, state: str) -> None:
         return None
 
     def drain_aborted(self, streams: int) -> None:
@@ -87,9 +93,13 @@ class Observers:
         for observer in self._observers:
             _safely(observer.fallback_taken, exchange, failed_model, next_model, reason)
 
-    def breaker_changed(self, name: str, state: str) -> None:
+    def stream_opened(self, exchange: Exchange) -> None:
         for observer in self._observers:
-            _safely(observer.breaker_changed, name, state)
+            _safely(observer.stream_opened, exchange)
+
+    def breaker_changed(self, upstream: str, model_id: str, state: str) -> None:
+        for observer in self._observers:
+            _safely(observer.breaker_changed, upstream, model_id, state)
 
     def drain_aborted(self, streams: int) -> None:
         for observer in self._observers:

@@ -119,7 +119,8 @@ class Pipeline:
             await self._settle(exchange)
             raise
         if isinstance(reply.body, StreamBody):
-            exchange.stream = True
+            exchange.stream = exchange.relayed = True
+            self.observer.stream_opened(exchange)
             reply.body.on_first = lambda: _first_token(exchange, self.clock)
             reply.body.on_end = lambda outcome, usage, error: self._stream_ended(exchange, outcome, usage, error)
         else:

@@ -22,20 +22,37 @@ class CircuitOpen(Unavailable):
     retryable_by_default = True  # another model (a fallback) may serve
 
 
-OnChange = Callable[[str, str], None]  # (breaker name, new state: closed, open, half_open)
+OnChange = Callable[[str, str, str], None]  # (upstream, model id, new state: closed, open, half_open)
 
 
-def _unobserved(name: str, state: str) -> None:
+def _unobserved(upstream: str, model_id: str, state: str) -> None:
     return None
 
 
 class CircuitBreaker:
-    __slots__ = ("_clock", "_cooldown", "_failures", "_on_change", "_opened_at", "_probing", "_threshold", "name")
+    __slots__ = (
+        "_clock",
+        "_cooldown",
+        "_failures",
+        "_on_change",
+        "_opened_at",
+        "_probing",
+        "_threshold",
+        "key",
+        "name",
+    )
 
     def __init__(
-        self, name: str, threshold: int, cooldown: float, clock: Callable[[], float], on_change: OnChange = _unobserved
+        self,
+        name: str,
+        threshold: int,
+        cooldown: float,
+        clock: Callable[[], float],
+        on_change: OnChange = _unobserved,
+        key: tuple[str, str] = ("", ""),
     ) -> None:
         self.name = name
+        self.key = key  # (upstream, model id): what observers are told, never the tenant
         self._on_change = on_change
         self._threshold = threshold
         self._cooldown = cooldown
@@ -56,7 +73,7 @@ class CircuitBreaker:
                 headers={"Retry-After": str(wait)},
             )
         self._probing = True
-        self._on_change(self.name, "half_open")
+        self._on_change(*self.key, "half_open")
 
     def abandon(self) -> None:
         """An attempt ended without a verdict (the client left): a probe in flight must not stay so forever."""
@@ -64,7 +81,7 @@ class CircuitBreaker:
 
     def success(self) -> None:
         if self._opened_at is not None:
-            self._on_change(self.name, "closed")
+            self._on_change(*self.key, "closed")
         self._failures = 0
         self._opened_at = None
         self._probing = False
@@ -73,7 +90,7 @@ class CircuitBreaker:
         self._failures += 1
         if self._probing or self._failures >= self._threshold:
             if self._opened_at is None or self._probing:
-                self._on_change(self.name, "open")
+                self._on_change(*self.key, "open")
             self._opened_at = self._clock()
             self._probing = False
 
@@ -125,7 +142,9 @@ class Breakers:
             if len(self._breakers) >= self.MAX_KEPT:
                 self._forget()
             name = model_id if upstream == "native" else f"{model_id} ({upstream} route)"
-            breaker = CircuitBreaker(name, self._threshold, self._cooldown, self._clock, self._on_change)
+            breaker = CircuitBreaker(
+                name, self._threshold, self._cooldown, self._clock, self._on_change, (upstream, model_id)
+            )
             self._breakers[key] = breaker
         return breaker
 

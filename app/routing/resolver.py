@@ -40,6 +40,8 @@ class Router:
         self._upstream_of = dict(upstream_of or {})  # model or alias -> upstream, from the config file
         self.catalogue = catalogue
         self._fallbacks = dict(fallbacks or {})
+        named = [*self.aliases, *self.aliases.values(), *self._upstream_of, *self._fallbacks]
+        self._known_names = frozenset([*named, *(name for names in self._fallbacks.values() for name in names)])
 
     def route(self, name: str, task: str | None = None, endpoint: str = "") -> Route:
         """A model name -> its route, with what the account's catalogue says the model can do; a model of
@@ -53,6 +55,12 @@ class Router:
         if task is not None:
             self.check_task(route, task, endpoint)
         return route
+
+    def knows(self, model_id: str) -> bool:
+        """A model the catalogue, the aliases or the fallbacks name (metrics label only these)."""
+        if self.catalogue is not None and self.catalogue.entry(model_id) is not None:
+            return True
+        return model_id in self._known_names
 
     def fallbacks(self, route: Route) -> list[str]:
         return self._fallbacks.get(route.requested) or self._fallbacks.get(route.model_id) or []
