@@ -17,7 +17,9 @@ RUN pip install --no-cache-dir . \
 USER 10001
 # Inside the container the proxy must listen on every interface; the port stays the documented default.
 ENV PROXY_HOST=0.0.0.0 \
-    PROXY_PORT=8787
+    PROXY_PORT=8787 \
+    PROXY_LOG_FORMAT=json
 EXPOSE 8787
-HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["python", "-m", "app.healthcheck"]
+# Liveness: the process answers. Readiness (the account answers) is /ready, used by compose and load balancers.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["python", "-m", "app.healthcheck", "health"]
 CMD ["workers-ai-proxy"]

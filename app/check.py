@@ -85,7 +85,7 @@ async def _gateway(client: httpx.AsyncClient, base: str, account: str, gateway: 
     if reply.status_code == 200:
         return Finding(True, "AI Gateway", f"gateway {gateway} exists")
     message = _message(_json(reply), reply.status_code)
-    if reply.status_code == 404:
+    if reply.status_code in (400, 404):
         return Finding(False, "AI Gateway", f"unknown gateway {gateway} ({message})")
     return Finding(False, "AI Gateway", f"gateway {gateway} could not be read: HTTP {reply.status_code} ({message})")
 

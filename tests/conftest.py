@@ -7,7 +7,7 @@ import httpx
 import openai
 import pytest
 
-from app.main import create_app
+from app.main import Seams, create_app
 from app.settings import Settings
 from tests import openai_schema
 from tests.fake_upstream import ACCOUNT, TOKEN, FakeUpstream
@@ -81,8 +81,8 @@ def start_proxy(fake: FakeUpstream) -> Iterator[StartProxy]:
     """Start a proxy with settings of the test's own (on top of make_settings); stopped afterwards."""
     started: list[ProxyServer] = []
 
-    def start(**overrides: Any) -> ProxyServer:
-        server = ProxyServer(create_app(make_settings(fake, **overrides))).start()
+    def start(seams: Seams | None = None, **overrides: Any) -> ProxyServer:
+        server = ProxyServer(create_app(make_settings(fake, **overrides), seams=seams)).start()
         started.append(server)
         return server
 

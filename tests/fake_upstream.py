@@ -223,6 +223,10 @@ class FakeUpstream:
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return Reply(401, envelope_error(10000, "Authentication error"))
         account = f"/client/v4/accounts/{ACCOUNT}/"
+        if path in ("/client/v4/user/tokens/verify", account + "tokens/verify"):  # wire spec 9.15
+            return Reply(json={"result": {"id": "token-id", "status": "active"}, "success": True, "errors": []})
+        if path == account + f"ai-gateway/gateways/{GATEWAY}":
+            return Reply(json={"result": {"id": GATEWAY, "collect_logs": True}, "success": True, "errors": []})
         if path == account + "ai/models/search":
             return self._models_page(request)
         if path.startswith(account + f"ai-gateway/gateways/{GATEWAY}/logs/"):

@@ -39,7 +39,7 @@ class Readiness:
         try:
             await self._read_page(1)
         except ProxyError as error:
-            return {"upstream": "failed", "status": error.http_status, "detail": error.message}
+            return {"upstream": "failed", "upstream_status": error.http_status, "detail": error.message}
         except Exception as error:  # a probe must answer, whatever went wrong
             return {"upstream": "failed", "detail": type(error).__name__}
         return {"upstream": "ok"}

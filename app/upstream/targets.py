@@ -150,13 +150,13 @@ class Targets:
         gateway_base: str | None = None,
         gateway_id: str | None = None,
         gateway_token: str | None = None,
-        types: tuple[type[Target], ...] = TARGET_TYPES,
+        types: tuple[type[Target], ...] | None = None,
     ) -> None:
         base = api_base.rstrip("/")
         api = f"{base}/accounts/{account_id}/"
         gateway = f"{gateway_base.rstrip('/')}/{account_id}/{gateway_id}/" if gateway_base and gateway_id else None
         self.account = Account(base, api + "ai/", api, gateway)
-        self._by_name = {kind.name: kind(self.account) for kind in types}
+        self._by_name = {kind.name: kind(self.account) for kind in types or TARGET_TYPES}
         self.gateway_id = gateway_id
         self._gateway_auth = {"cf-aig-authorization": f"Bearer {gateway_token}"} if gateway_token else {}
 
