@@ -103,6 +103,7 @@ def serve(settings: Settings) -> int:
         print(f"workers-ai-proxy: {problem}", file=sys.stderr)
         return 1
     print(banner(settings), file=sys.stderr)
+    lighten_log_records()
     raise_open_file_limit()  # before the workers start: they inherit it
     if settings.proxy_workers > 1 and settings.proxy_metrics and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # prometheus-client's multiprocess mode: each worker writes its own files, a scrape adds them up
@@ -180,16 +181,39 @@ def port_problem(host: str, port: int) -> str | None:
     return None
 
 
+def lighten_log_records() -> None:
+    """What no log line of ours prints is not gathered per record: the caller's source line (a stack walk),
+    thread, process and task names (the logging HOWTO's "Optimization" section). The console script owns the
+    process, so it may decide this for all of it."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    setattr(logging, "logAsyncioTasks", False)  # noqa: B010  # Python 3.12+ only
+
+
 def log_config(level: str, log_format: str = "text") -> dict[str, Any]:
     """uvicorn's logging setup plus the proxy's own loggers on the same handler; every record as one JSON
     object with PROXY_LOG_FORMAT=json."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    # the access line's own handler: a plain format costs half of uvicorn's (which looks up colours per record)
+    config["formatters"]["proxy_access"] = {"format": "%(levelname)s:     %(message)s"}
+    config["handlers"]["proxy_access"] = {
+        "formatter": "proxy_access",
+        "()": "app.observe.log_format.BatchedStreamHandler",
+        "stream": "ext://sys.stderr",
+    }
     if log_format == "json":
         for formatter in config["formatters"].values():
             formatter.clear()
             formatter["()"] = "app.observe.log_format.JsonFormatter"
+    config["loggers"]["workers_ai_proxy.access"] = {
+        "handlers": ["proxy_access"],
+        "level": logging.getLevelName(level.upper()),
+        "propagate": False,
+    }
     config["loggers"]["workers_ai_proxy"] = {
         "handlers": ["default"],
         "level": logging.getLevelName(level.upper()),

@@ -33,7 +33,8 @@ from app.embeddings.batches import InputLimits
 from app.emulator import EMULATOR_ACCOUNT, EMULATOR_TOKEN
 from app.models.catalogue import ModelCatalogue
 from app.observe.access_log import AccessLog
-from app.observe.metrics import Metrics
+from app.observe.access_log import flush as flush_access_log
+from app.observe.metrics import Metrics, multiprocess_dir
 from app.observe.observer import Observer, Observers
 from app.observe.traces import from_environment
 from app.pipeline.core import Hooks, Pipeline
@@ -102,6 +103,7 @@ def create_app(
             warden = ConnectionWarden(ConnectionLimits.from_settings(settings), loop.time)
             warden.start(loop)
             stack.callback(warden.stop)
+            stack.callback(flush_access_log)  # runs last: the lines of the requests served during shutdown
             client = UpstreamClient(
                 transport or AiohttpTransport.create(),
                 connect_timeout=settings.proxy_connect_timeout,
@@ -141,8 +143,10 @@ def create_app(
             router = Router(
                 settings.proxy_model_aliases, settings.proxy_upstream, upstream_of, catalogue, settings.proxy_fallbacks
             )
-            router_knows = router.knows
-            metrics = Metrics(router_knows) if settings.proxy_metrics else None
+            metrics = Metrics(router.knows, multiprocess_dir()) if settings.proxy_metrics else None
+            if metrics is not None:
+                metrics.start(loop)
+                stack.callback(metrics.stop)
             traces = from_environment()
             if traces is not None and traces.shutdown is not None:
                 stack.callback(traces.shutdown)

@@ -63,6 +63,13 @@ class AccessLog:
         return None  # the drain logs it itself
 
 
+def flush() -> None:
+    """Write the lines still batched (app shutdown: uvicorn may end the process by re-raising SIGTERM, which
+    skips logging's own flush at exit)."""
+    for handler in access.handlers:
+        handler.flush()
+
+
 def fields_of(exchange: Exchange) -> dict[str, Any]:
     usage: Mapping[str, Any] = exchange.usage or {}
     duration = exchange.duration
@@ -91,12 +98,11 @@ def fields_of(exchange: Exchange) -> dict[str, Any]:
 def text_line(fields: dict[str, Any]) -> str:
     model = fields["model"] or "-"
     served = fields["served"]
-    target = f"{model} -> {served}" if served and served != model else model
     parts = [
         fields["request_id"],
         fields["identity"] or "-",
         fields["endpoint"],
-        target,
+        f"{model} -> {served}" if served and served != model else model,
         str(fields["status"]),
     ]
     if fields["error"]:
