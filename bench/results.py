@@ -28,8 +28,10 @@ METRICS = (
 Runs = dict[str, dict[str, dict[str, Any]]]
 
 
-def load(folder: Path) -> Runs:
+def load(folder: Path, quiet: Path | None = None) -> Runs:
     runs: Runs = {}
+    if quiet is not None and (quiet / "ours.json").exists():  # the same build, metrics and access log off
+        runs["quiet"] = {r["scenario"]: r for r in json.loads((quiet / "ours.json").read_text())["results"]}
     for label in LABELS:
         path = folder / f"{label}.json"
         if path.exists():
@@ -88,6 +90,11 @@ def checks() -> list[Check]:
         ("goal", "peak RSS (all scenarios)", "ours/floor", lambda r: _peak_ratio(r, "floor"), "<=", 1.2),
         ("gate", "errors in every scenario (ours)", "count", lambda r: _all_failures(r), "<=", 0),
     ]
+    for sc in ("chat_c16", "chat_c64", "chat_c256", "stream_c16", "embed_c16"):
+        out.append(
+            ("gate", f"{sc} CPU/req, observability on", "on/off (issue 11)",
+             lambda r, s=sc: ratio(r, s, "proxy_cpu_ms_per_req", "quiet"), "<=", 1.1)
+        )
     return out
 
 
@@ -146,6 +153,8 @@ def render(runs: Runs, folder: Path, command: str) -> str:
         "- Every target runs as 1 worker pinned to one core; the fake upstream and the load generator share the other.",
         "- *floor*: a bare Starlette + aiohttp relay that does no translation; *fake's own*: the fake upstream",
         "  measured directly. All figures come from this one run; ratios are ours / theirs.",
+        "- *ours* runs with metrics on and the access log at `info` (written to a file); *quiet* is the same build",
+        "  with both off (`PROXY_METRICS=false`, `--log-level warning`), measured in the same run.",
         "",
         "## Targets (issue 3)",
         "",
@@ -156,7 +165,7 @@ def render(runs: Runs, folder: Path, command: str) -> str:
         got = fn(runs)
         ok = got is not None and (got <= limit if op == "<=" else got >= limit)
         lines.append(f"| {kind} | {metric} | {figure} | {fmt(got)} | {op} {fmt(limit)} | {'PASS' if ok else 'FAIL'} |")
-    labels = [label for label in LABELS if label in runs]
+    labels = [label for label in (*LABELS, "quiet") if label in runs]
     lines += ["", "## Every scenario", "", "| scenario | metric | " + " | ".join(labels) + " | ours/floor | ours/LiteLLM |",
               "|---|---|" + "--:|" * (len(labels) + 2)]
     for scenario in runs.get("ours", {}):
@@ -177,8 +186,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folder", type=Path, help="OUT_DIR of run_side_by_side.sh")
     parser.add_argument("--command", default="bash bench/side_by_side.sh")
+    parser.add_argument("--quiet", type=Path, help="OUT_DIR of the same build run with metrics and access log off")
     args = parser.parse_args()
-    print(render(load(args.folder), args.folder, args.command), end="")
+    print(render(load(args.folder, args.quiet), args.folder, args.command), end="")
 
 
 if __name__ == "__main__":

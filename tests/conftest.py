@@ -89,3 +89,32 @@ def start_proxy(fake: FakeUpstream) -> Iterator[StartProxy]:
     yield start
     for server in started:
         server.stop()
+
+
+# -- the `system` marker --------------------------------------------------------------------------------------
+# System tests cross real sockets or processes: a uvicorn server, the fake upstream, the console script, the
+# linters. `pytest -m "not system"` runs the rest (logic, in-process) in seconds.
+SERVER_FIXTURES = frozenset({"proxy", "start_proxy", "client", "http", "fake", "upstream"})
+SYSTEM_MODULES = frozenset(
+    {
+        "test_console",
+        "test_shutdown",
+        "test_fuzz",
+        "test_quality",
+        "test_readme_examples",
+        "test_hostile_clients",
+        "test_hostile_input",
+        "test_hostile_upstream",
+        "test_ssrf",
+        "test_check",
+        "test_structured_vision",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if isinstance(item, pytest.Function) else ""
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if module in SYSTEM_MODULES or fixtures & SERVER_FIXTURES:
+            item.add_marker(pytest.mark.system)

@@ -8,11 +8,14 @@ one byte at a time and in random pieces, and must give the same frames.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from app.chat.answer import chat_completion, finalize
@@ -21,10 +24,10 @@ from app.chat.ids import CompletionIds
 from app.chat.plan import OutputPlan
 from app.chat.request import output_plan
 from app.dialects import DIALECTS
-from app.frames.openai import DONE_FRAME, ChunkEncoder
+from app.frames.openai import ChunkEncoder
+from app.pipeline.stream import StreamBody, choice_frames
 from app.protocol.chat import ChatCompletionRequest
 from app.routing.resolver import Router
-from app.upstream.sse import SSEDecoder
 from tests import openai_schema
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -75,21 +78,30 @@ def chunkings(data: bytes) -> dict[str, list[bytes]]:
     return {"whole": [data], "bytewise": [data[i : i + 1] for i in range(len(data))], "random": pieces}
 
 
-def translate(dialect: Any, ctx: CompletionIds, plan: OutputPlan, pieces: list[bytes]) -> list[Any]:
-    encoder = ChunkEncoder(ctx.completion_id, ctx.created, ctx.model, include_usage=ctx.include_usage)
-    sink = ChoiceStream(encoder, plan)
-    translator = dialect.stream(sink)
-    decoder = SSEDecoder()
-    for piece in pieces:
-        for event in decoder.feed(piece):
-            translator.feed(event)
-    for event in decoder.flush():
-        translator.feed(event)
-    assert translator.done and sink.finished
-    out = sink.take()
-    if ctx.include_usage and sink.usage is not None:
-        out += encoder.usage(sink.usage)
-    return compact(out + DONE_FRAME, ctx)
+class Pieces(httpx.AsyncByteStream):
+    """An upstream body arriving in the given pieces."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self._pieces = pieces
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self._pieces:
+            yield piece
+
+
+def relay(dialect: Any, ctx: CompletionIds, plan: OutputPlan, pieces: list[bytes]) -> list[Any]:
+    """The real relay (app/pipeline/stream.py) over an upstream body cut into `pieces`: the bytes a client gets."""
+
+    async def frames() -> bytes:
+        encoder = ChunkEncoder(*ctx.head, include_usage=ctx.include_usage)
+        sink = ChoiceStream(encoder, plan)
+        response = httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Pieces(pieces))
+        body = StreamBody(
+            [choice_frames(response, dialect.stream(sink), sink)], [sink], encoder if ctx.include_usage else None
+        )
+        return b"".join([frame async for frame in body])
+
+    return compact(asyncio.run(frames()), ctx)
 
 
 def compact(stream: bytes, ctx: CompletionIds) -> list[Any]:
@@ -122,4 +134,4 @@ def test_stream(case: Path) -> None:
     dialect, _, ctx, plan = prepare(case)
     expected = load(case / "expected_stream.json")
     for name, pieces in chunkings((case / "upstream_reply.sse").read_bytes()).items():
-        assert translate(dialect, ctx, plan, pieces) == expected, f"fed {name}"
+        assert relay(dialect, ctx, plan, pieces) == expected, f"fed {name}"
