@@ -9,10 +9,12 @@ are. Bodies are logged only with PROXY_LOG_BODIES=true, scrubbed of secrets.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from app.exchange import Exchange
+from app.observe.log_format import TEXT_PREFIX, BatchedStreamHandler, JsonFormatter, json_line
 from app.observe.observer import Attempt
 
 access = logging.getLogger("workers_ai_proxy.access")
@@ -23,6 +25,7 @@ class AccessLog:
     def __init__(self, *, json: bool, scrub: Callable[[str], str] | None = None) -> None:
         self._json = json
         self._scrub = scrub  # set when bodies are logged (PROXY_LOG_BODIES)
+        self._direct: BatchedStreamHandler | bool | None = False  # False: not looked up yet
 
     def request_started(self, exchange: Exchange) -> None:
         return None
@@ -36,10 +39,28 @@ class AccessLog:
         fields = fields_of(exchange)
         if self._scrub is not None and exchange.bodies:
             fields["bodies"] = {name: self._scrub(text) for name, text in exchange.bodies.items()}
-        if self._json:
+        direct = self._direct_handler()
+        if direct is not None:  # the console script's own handler: the same line, without a LogRecord
+            if self._json:
+                direct.write_line(json_line(time.time(), "INFO", access.name, "request", fields))
+            else:
+                direct.write_line(TEXT_PREFIX + text_line(fields))
+        elif self._json:
             access.info("request", extra={"fields": fields})
         else:
             access.info("%s", text_line(fields))
+
+    def _direct_handler(self) -> BatchedStreamHandler | None:
+        """The access logger's handler, when it is only the console script's batched one (no filters): then
+        lines go to it directly. Anything else (a test's capture, a custom config) gets real log records."""
+        if self._direct is False:
+            handlers = access.handlers
+            only = handlers[0] if len(handlers) == 1 and not access.filters and not access.propagate else None
+            found = only if isinstance(only, BatchedStreamHandler) and not only.filters else None
+            if found is not None and isinstance(found.formatter, JsonFormatter) != self._json:
+                found = None  # the line must come out as the handler's own format would write it
+            self._direct = found
+        return self._direct if isinstance(self._direct, BatchedStreamHandler) else None
 
     def upstream_attempt(self, exchange: Exchange, attempt: Attempt) -> None:
         if attempt.retry_delay is not None:

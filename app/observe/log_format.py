@@ -16,18 +16,33 @@ import orjson
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
         fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            entry.update(fields)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        exception = self.formatException(record.exc_info) if record.exc_info else None
+        return json_line(record.created, record.levelname, record.name, record.getMessage(), fields, exception)
+
+
+def json_line(
+    created: float,
+    level: str,
+    logger: str,
+    message: str,
+    fields: dict[str, Any] | None = None,
+    exception: str | None = None,
+) -> str:
+    entry: dict[str, Any] = {
+        "time": dt.datetime.fromtimestamp(created, dt.UTC).isoformat(timespec="milliseconds"),
+        "level": level.lower(),
+        "logger": logger,
+        "message": message,
+    }
+    if isinstance(fields, dict):
+        entry.update(fields)
+    if exception is not None:
+        entry["exception"] = exception
+    return orjson.dumps(entry, default=str).decode()
+
+
+TEXT_PREFIX = "INFO:     "  # what the access handler's text format puts before an access line
 
 
 class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]  # a TextIO stream
@@ -54,6 +69,14 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]  # 
         self._size += len(line)
         if self._size >= self._limit:
             self._write_pending()
+
+    def write_line(self, line: str) -> None:
+        """A line already formatted (the access log's fast path: no LogRecord, same output)."""
+        with self.lock or contextlib.nullcontext():
+            self._pending.append(line + self.terminator)
+            self._size += len(line) + 1
+            if self._size >= self._limit:
+                self._write_pending()
 
     def flush(self) -> None:
         with self.lock or contextlib.nullcontext():
