@@ -92,6 +92,10 @@ def test_sigterm_lets_short_streams_finish_and_ends_the_rest_with_an_error_frame
     # the long stream (30 s of tokens) ended with `shutting_down` above: the deadline, not its natural end
     assert ended > 1.0, "the drain did not wait for the short stream"
     assert proxy.process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once shut down
+    for _ in range(3000):  # the fake notices the cut at its next write (an event to wait for, not a time limit)
+        if fake.disconnects:
+            break
+        time.sleep(0.01)
     assert len(fake.disconnects) == 1, "the cut stream's upstream request was left running"
 
 
