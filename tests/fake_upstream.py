@@ -90,6 +90,7 @@ class Reply:
     content_type: str | None = None
     drop: bool = False  # close the connection instead of answering
     drop_after_chunks: bool = False  # cut the connection after the chunks, with no end of stream
+    hold: threading.Event | None = None  # after the first chunk, wait until the test sets it
 
 
 @dataclass
@@ -193,6 +194,8 @@ class FakeUpstream:
         await response.prepare(request)
         try:
             for index, chunk in enumerate(reply.chunks):
+                if index == 1 and reply.hold is not None:
+                    await asyncio.get_running_loop().run_in_executor(None, reply.hold.wait, 60)
                 if index and reply.chunk_delay:  # between chunks: the end follows the last one at once
                     await asyncio.sleep(reply.chunk_delay)
                 await response.write(chunk)
