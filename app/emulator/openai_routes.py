@@ -1,11 +1,10 @@
-"""The emulator's Workers AI OpenAI-compatible endpoints (`/ai/v1/chat/completions`, `/ai/v1/embeddings`),
-for `PROXY_UPSTREAM=openai` with `--emulator`."""
+"""Workers AI's OpenAI-compatible endpoints (`/ai/v1/chat/completions`, `/ai/v1/embeddings`, and the same behind
+AI Gateway), for `PROXY_UPSTREAM=openai` or `compat` with `--emulator`."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -13,7 +12,9 @@ from aiohttp import web
 
 from app.emulator import generate
 from app.emulator.answers import plan_answer
-from app.emulator.models import EMBEDDING_DIMENSIONS, TEXT_GENERATION_MODELS, UPSTREAM_DEFAULT_MAX_TOKENS
+from app.emulator.models import UPSTREAM_DEFAULT_MAX_TOKENS
+from app.emulator.replies import client_left, event, json_response
+from app.emulator.world import WORLD_KEY
 
 
 def openai_error(status: int, message: str) -> web.Response:
@@ -25,27 +26,35 @@ def openai_error(status: int, message: str) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
-async def _body(request: web.Request, models: Collection[str]) -> tuple[dict[str, Any], str] | web.Response:
-    """The request's JSON object and its model, one of `models`; or the error Workers AI would answer."""
-    if not request.headers.get("Authorization", "").startswith("Bearer "):
+async def chat_route(request: web.Request) -> web.StreamResponse:
+    world = request.app[WORLD_KEY]
+    if not world.authorized(request):
         return openai_error(401, "Authentication error")
-    try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        return openai_error(400, "AiError: Bad input: invalid JSON body")
+    if not world.is_account(request.match_info["account"]):
+        return openai_error(400, "No route for that URI")
+    return await chat_completions(request, await _json(request))
+
+
+async def embeddings_route(request: web.Request) -> web.StreamResponse:
+    world = request.app[WORLD_KEY]
+    if not world.authorized(request):
+        return openai_error(401, "Authentication error")
+    if not world.is_account(request.match_info["account"]):
+        return openai_error(400, "No route for that URI")
+    return embeddings(request, await _json(request))
+
+
+async def chat_completions(
+    request: web.Request, body: Any, served_as: str | None = None, headers: dict[str, str] | None = None
+) -> web.StreamResponse:
+    """`served_as`: the model name to answer with (another provider's model through AI Gateway's compat API);
+    `headers`: what a stream adds as it starts (AI Gateway's)."""
+    world = request.app[WORLD_KEY]
     if not isinstance(body, dict):
         return openai_error(400, "AiError: Bad input: object expected")
     model = str(body.get("model", ""))
-    if model not in models:
+    if served_as is None and not world.chat_models(model):
         return openai_error(400, f"No such model {model} or task")
-    return body, model
-
-
-async def chat_completions(request: web.Request) -> web.StreamResponse:
-    parsed = await _body(request, TEXT_GENERATION_MODELS)
-    if isinstance(parsed, web.Response):
-        return parsed
-    body, model = parsed
     limit = body.get("max_tokens") or body.get("max_completion_tokens") or UPSTREAM_DEFAULT_MAX_TOKENS
     answer = plan_answer(model, body, int(limit))
     tool_calls = None
@@ -54,13 +63,12 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         tool_calls = [{"id": f"chatcmpl-tool-{time.time_ns()}", "type": "function", "function": function}]
     content = None if tool_calls else "".join(answer.tokens)
     finish = "tool_calls" if tool_calls else ("length" if len(answer.tokens) >= int(limit) else "stop")
-    base = {"id": f"id-{time.time_ns() // 1_000_000}", "created": int(time.time()), "model": model}
+    base = {"id": f"id-{time.time_ns() // 1_000_000}", "created": int(time.time()), "model": served_as or model}
     if not body.get("stream"):
         message = {"role": "assistant", "content": content, "tool_calls": tool_calls}
         choice = {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
-        completion = {**base, "object": "chat.completion", "choices": [choice], "usage": answer.usage}
-        return web.Response(body=orjson.dumps(completion), content_type="application/json")
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        return json_response({**base, "object": "chat.completion", "choices": [choice], "usage": answer.usage})
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", **(headers or {})})
     await response.prepare(request)
     chunk = {**base, "object": "chat.completion.chunk"}
     delay = request.app[generate.DELAY_KEY]
@@ -68,33 +76,43 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         for token in answer.tokens:
             if delay > 0:
                 await asyncio.sleep(delay)
-            await response.write(_event({**chunk, "choices": [{"index": 0, "delta": {"content": token}}]}))
+            await response.write(event({**chunk, "choices": [{"index": 0, "delta": {"content": token}}]}))
         if tool_calls:
             pieces = [{"index": 0, **tool_calls[0]}]
-            await response.write(_event({**chunk, "choices": [{"index": 0, "delta": {"tool_calls": pieces}}]}))
+            await response.write(event({**chunk, "choices": [{"index": 0, "delta": {"tool_calls": pieces}}]}))
         final = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}], "usage": answer.usage}
-        await response.write(_event(final) + b"data: [DONE]\n\n")
+        await response.write(event(final) + b"data: [DONE]\n\n")
         await response.write_eof()
     except ConnectionResetError:
-        pass
+        client_left(request)
+    except asyncio.CancelledError:
+        client_left(request)
+        raise
     return response
 
 
-async def embeddings(request: web.Request) -> web.Response:
-    parsed = await _body(request, EMBEDDING_DIMENSIONS)
-    if isinstance(parsed, web.Response):
-        return parsed
-    body, model = parsed
+def embeddings(request: web.Request, body: Any) -> web.Response:
+    world = request.app[WORLD_KEY]
+    if not isinstance(body, dict):
+        return openai_error(400, "AiError: Bad input: object expected")
+    model = str(body.get("model", ""))
+    dimensions = world.embedding_dimensions.get(model)
+    if dimensions is None:
+        return openai_error(400, f"No such model {model} or task")
     raw = body.get("input")
     texts: list[Any] = raw if isinstance(raw, list) else [raw]
     data = [
-        {"object": "embedding", "index": i, "embedding": generate.embedding(str(text), EMBEDDING_DIMENSIONS[model])}
+        {"object": "embedding", "index": i, "embedding": generate.embedding(str(text), dimensions)}
         for i, text in enumerate(texts)
     ]
     tokens = sum(len(str(text).split()) for text in texts)
-    reply = {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
-    return web.Response(body=orjson.dumps(reply), content_type="application/json")
+    return json_response(
+        {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    )
 
 
-def _event(payload: dict[str, Any]) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
+async def _json(request: web.Request) -> Any:
+    try:
+        return orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        return None

@@ -12,6 +12,7 @@ import pytest
 from tests import openai_schema
 from tests.conftest import StartProxy
 from tests.fake_upstream import TOKEN, FakeUpstream, Reply, envelope_error, sse
+from tests.streams import data_payloads
 
 MODEL = "@cf/meta/llama-3.1-8b-instruct"
 HELLO = [{"role": "user", "content": "hi"}]
@@ -196,9 +197,9 @@ def test_stream_request_refused_upstream_is_a_plain_http_error(client: openai.Op
 def test_error_event_mid_stream_becomes_an_error_frame(http: httpx.Client, fake: FakeUpstream) -> None:
     fake.script(Reply(chunks=[sse({"response": "a"}), sse(envelope_error(3040, "capacity"))]))
     text = http.post("/v1/chat/completions", json={**CHAT, "stream": True}).text
-    frames = [line for line in text.split("\n") if line.startswith("data: ")]
+    frames = data_payloads(text)
     assert '"error"' in frames[-2] and "capacity" in frames[-2]
-    assert frames[-1] == "data: [DONE]"
+    assert frames[-1] == "[DONE]"
 
 
 def test_malformed_stream_event_becomes_an_error_frame(client: openai.OpenAI, fake: FakeUpstream) -> None:

@@ -16,11 +16,13 @@ import pytest
 
 from tests import openai_schema
 from tests.conftest import StartProxy
-from tests.fake_upstream import FakeUpstream, Reply, envelope_error, sse, text_of
+from tests.fake_upstream import FakeUpstream, Reply, emulated_text, envelope_error, sse
+from tests.streams import data_payloads, delta_contents
 
 MODEL = "@cf/meta/llama-3.1-8b-instruct"
 BIG = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
-ASK = [{"role": "user", "content": "Hello"}]
+PROMPT = "Hello"
+ASK = [{"role": "user", "content": PROMPT}]
 CHAT = {"model": MODEL, "messages": ASK}
 FAST = {"proxy_max_retries": 3, "proxy_retry_base_delay": 0.01, "proxy_breaker_threshold": 100}
 
@@ -46,7 +48,7 @@ def stream_text(response: httpx.Response) -> tuple[list[dict[str, Any]], bool]:
     """The data frames of an SSE reply, and whether it ended with [DONE]."""
     import json
 
-    frames = [line[6:] for line in response.text.split("\n") if line.startswith("data: ")]
+    frames = data_payloads(response.text)
     done = bool(frames) and frames[-1] == "[DONE]"
     return [json.loads(f) for f in frames if f != "[DONE]"], done
 
@@ -57,7 +59,7 @@ def test_rate_limited_then_success_is_retried(start_proxy: StartProxy, fake: Fak
     fake.script(Reply(429, envelope_error(3040, "Capacity temporarily exceeded"), headers={"Retry-After": "1"}))
     started = time.monotonic()
     reply = sdk(server.url).chat.completions.create(model=MODEL, messages=ASK)  # type: ignore[arg-type]
-    assert reply.choices[0].message.content == text_of(12)
+    assert reply.choices[0].message.content == emulated_text(MODEL, PROMPT)
     assert len(fake.requests) == 2
     assert time.monotonic() - started >= 1.0, "Retry-After was not honoured"
 
@@ -95,7 +97,7 @@ def test_connection_errors_are_retried(start_proxy: StartProxy, fake: FakeUpstre
     server = start_proxy(**FAST)
     fake.script(Reply(drop=True), Reply(drop=True))
     reply = sdk(server.url).chat.completions.create(model=MODEL, messages=ASK)  # type: ignore[arg-type]
-    assert reply.choices[0].message.content == text_of(12) and len(fake.requests) == 3
+    assert reply.choices[0].message.content == emulated_text(MODEL, PROMPT) and len(fake.requests) == 3
 
 
 def test_streams_are_retried_only_before_the_first_byte(start_proxy: StartProxy, fake: FakeUpstream) -> None:
@@ -107,7 +109,7 @@ def test_streams_are_retried_only_before_the_first_byte(start_proxy: StartProxy,
     response = httpx.post(server.url + "/v1/chat/completions", json={**CHAT, "stream": True}, timeout=30)
     frames, done = stream_text(response)
     assert len(fake.requests) == 2  # the 503 was retried; the cut stream was not
-    assert "".join(_contents(response.text)) == "partial "
+    assert "".join(delta_contents(response.text)) == "partial "
     assert "error" in frames[-1] and done
 
 
@@ -192,7 +194,7 @@ def test_cut_mid_stream_and_malformed_events_end_with_error_frames(start_proxy: 
     for _ in range(2):
         response = httpx.post(server.url + "/v1/chat/completions", json={**CHAT, "stream": True})
         frames, done = stream_text(response)
-        assert "".join(_contents(response.text)).startswith("a ") and "error" in frames[-1] and done
+        assert "".join(delta_contents(response.text)).startswith("a ") and "error" in frames[-1] and done
 
 
 # -- fallbacks and breakers ----------------------------------------------------------------------
@@ -235,7 +237,7 @@ def test_streams_fall_back_too(start_proxy: StartProxy, fake: FakeUpstream) -> N
         sdk(server.url).chat.completions.create(model=BIG, messages=ASK, stream=True)  # type: ignore[arg-type]
     )
     assert {chunk.model for chunk in chunks} == {MODEL}
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text_of(12)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == emulated_text(MODEL, PROMPT)
     assert len(fake.requests) == 3
 
 
@@ -365,7 +367,11 @@ def test_soak_of_concurrent_streams_leaks_nothing(fake: FakeUpstream, tmp_path: 
         assert all(body.rstrip().endswith("data: [DONE]") for body in bodies)
         timed_out = [body for body in bodies if '"error"' in body]
         assert len(timed_out) == 100 and all("stalled" in body for body in timed_out)
-        assert all(text_of(8).strip() in "".join(_contents(body)) for body in bodies if body not in timed_out)
+        assert all(
+            emulated_text(MODEL, PROMPT, 8).strip() in "".join(delta_contents(body))
+            for body in bodies
+            if body not in timed_out
+        )
 
     with RunningProxy(cwd=tmp_path, env=env) as proxy:
         pid = proxy.process.pid
@@ -378,17 +384,6 @@ def test_soak_of_concurrent_streams_leaks_nothing(fake: FakeUpstream, tmp_path: 
             # keep-alive upstream connections come and go by a few; one leaked per stream would be +500
             assert _fds(pid) <= fds_before + 25, "file descriptors leaked"
             assert _rss_mb(pid) <= rss_before * 1.25 + 5, "memory grew"
-
-
-def _contents(body: str) -> list[str]:
-    import json
-
-    out = []
-    for line in body.split("\n"):
-        if line.startswith("data: {"):
-            for choice in json.loads(line[6:]).get("choices") or []:
-                out.append(choice["delta"].get("content") or "")
-    return out
 
 
 def _fds(pid: int) -> int:

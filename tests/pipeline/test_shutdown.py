@@ -14,6 +14,7 @@ import httpx
 from tests.conftest import StartProxy
 from tests.console import RunningProxy, clean_env
 from tests.fake_upstream import ACCOUNT, TOKEN, FakeUpstream, Reply, sse
+from tests.streams import data_payloads
 
 MODEL = "@cf/meta/llama-3.1-8b-instruct"
 CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "Hello"}], "stream": True}
@@ -45,7 +46,7 @@ class Reader(threading.Thread):
             self.started.set()
 
     def frames(self) -> list[str]:
-        return [line[6:] for line in self.text.split("\n") if line.startswith("data: ")]
+        return data_payloads(self.text)
 
 
 def test_sigterm_lets_short_streams_finish_and_ends_the_rest_with_an_error_frame(
@@ -96,7 +97,7 @@ def test_sigterm_lets_short_streams_finish_and_ends_the_rest_with_an_error_frame
         if fake.disconnects:
             break
         time.sleep(0.01)
-    assert len(fake.disconnects) == 1, "the cut stream's upstream request was left running"
+    assert fake.disconnects, "the cut stream's upstream request was left running"
 
 
 def test_health_reports_draining_and_new_requests_are_refused(start_proxy: StartProxy) -> None:

@@ -8,10 +8,11 @@ import time
 import openai
 import pytest
 
-from tests.fake_upstream import ACCOUNT, TOKEN, FakeUpstream, Reply, sse, text_of
+from tests.fake_upstream import ACCOUNT, TOKEN, FakeUpstream, Reply, emulated_text, sse
 
 MODEL = "@cf/meta/llama-3.1-8b-instruct"
-HELLO = [{"role": "user", "content": "Say hello"}]
+PROMPT = "Say hello"
+HELLO = [{"role": "user", "content": PROMPT}]
 
 
 def test_non_stream_reply_has_openai_shape(client: openai.OpenAI, fake: FakeUpstream) -> None:
@@ -24,10 +25,11 @@ def test_non_stream_reply_has_openai_shape(client: openai.OpenAI, fake: FakeUpst
     choice = reply.choices[0]
     assert choice.index == 0
     assert choice.message.role == "assistant"
-    assert choice.message.content == text_of(12)
+    assert choice.message.content == emulated_text(MODEL, PROMPT)
     assert choice.finish_reason == "stop"
     assert reply.usage is not None
-    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens, reply.usage.total_tokens) == (9, 12, 21)
+    tokens = len(emulated_text(MODEL, PROMPT).split())
+    assert (reply.usage.completion_tokens, reply.usage.total_tokens) == (tokens, reply.usage.prompt_tokens + tokens)
 
 
 def test_upstream_request_is_the_native_run_call(client: openai.OpenAI, fake: FakeUpstream) -> None:
@@ -77,7 +79,7 @@ def test_alias_resolves_and_reply_echoes_the_alias(client: openai.OpenAI, fake: 
 def test_finish_reason_is_length_when_the_budget_is_used_up(client: openai.OpenAI, fake: FakeUpstream) -> None:
     reply = client.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=5)  # type: ignore[arg-type]
     assert reply.choices[0].finish_reason == "length"
-    assert reply.choices[0].message.content == text_of(5)
+    assert reply.choices[0].message.content == emulated_text(MODEL, PROMPT, 5)
 
 
 def test_stream_text_equals_non_stream_text(client: openai.OpenAI, fake: FakeUpstream) -> None:
@@ -107,7 +109,8 @@ def test_stream_usage_chunk_comes_last_when_asked(client: openai.OpenAI, fake: F
     )
     last = chunks[-1]
     assert last.choices == []
-    assert last.usage is not None and last.usage.completion_tokens == 4 and last.usage.total_tokens == 13
+    assert last.usage is not None and last.usage.completion_tokens == 4
+    assert last.usage.total_tokens == last.usage.prompt_tokens + 4
     assert all(c.usage is None for c in chunks[:-1])
     assert chunks[-2].choices[0].finish_reason == "length"
 

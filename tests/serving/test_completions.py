@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.fake_upstream import ACCOUNT, FakeUpstream, Reply, sse, text_of
+from tests.fake_upstream import ACCOUNT, FakeUpstream, Reply, emulated_text, sse
 
 MODEL = "@cf/meta/llama-3.1-8b-instruct"
 
@@ -16,7 +16,11 @@ def test_text_completion(client: openai.OpenAI, fake: FakeUpstream) -> None:
     assert fake.last.body == {"prompt": "Once upon a time", "max_tokens": 5, "temperature": 0.5}
     assert reply.object == "text_completion" and reply.id.startswith("cmpl-") and reply.model == MODEL
     (choice,) = reply.choices
-    assert choice.text == text_of(5) and choice.index == 0 and choice.finish_reason == "length"
+    assert (
+        choice.text == emulated_text(MODEL, "Once upon a time", 5)
+        and choice.index == 0
+        and choice.finish_reason == "length"
+    )
     assert reply.usage is not None and reply.usage.completion_tokens == 5
 
 
@@ -24,7 +28,8 @@ def test_prompt_list_and_n(client: openai.OpenAI, fake: FakeUpstream) -> None:
     reply = client.completions.create(model=MODEL, prompt=["first", "second"], n=2, max_tokens=3)
     assert [r.body["prompt"] for r in fake.requests] == ["first", "first", "second", "second"]
     assert [c.index for c in reply.choices] == [0, 1, 2, 3]
-    assert reply.usage is not None and reply.usage.prompt_tokens == 18 and reply.usage.completion_tokens == 12
+    assert reply.usage is not None and reply.usage.completion_tokens == 12  # 4 choices of 3 tokens
+    assert reply.usage.prompt_tokens == 2  # the prompt of each choice, counted once per prompt (1 + 1)
 
 
 def test_streamed_text_completion(client: openai.OpenAI, fake: FakeUpstream) -> None:
@@ -35,9 +40,9 @@ def test_streamed_text_completion(client: openai.OpenAI, fake: FakeUpstream) -> 
     )
     assert fake.last.body["stream"] is True
     assert {c.object for c in chunks} == {"text_completion"} and len({c.id for c in chunks}) == 1
-    assert "".join(c.choices[0].text for c in chunks if c.choices) == text_of(4)
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == emulated_text(MODEL, "Once", 4)
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["length"]
-    assert chunks[-1].choices == [] and chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 13
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 1 + 4
 
 
 @pytest.mark.parametrize("stream", [False, True])

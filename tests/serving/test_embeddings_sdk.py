@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from tests import openai_schema
-from tests.fake_upstream import ACCOUNT, FakeUpstream, vector
+from tests.fake_upstream import ACCOUNT, FakeUpstream, emulated_vector
 
 MODEL = "@cf/baai/bge-base-en-v1.5"
 
@@ -24,22 +24,22 @@ def test_float_embeddings_for_a_list(client: openai.OpenAI, fake: FakeUpstream) 
     assert reply.model == MODEL
     assert [d.index for d in reply.data] == [0, 1]
     assert all(d.object == "embedding" for d in reply.data)
-    assert reply.data[0].embedding == vector(1, 768)
-    assert reply.data[1].embedding == vector(2, 768)
+    assert reply.data[0].embedding == emulated_vector("doc 1", 768)
+    assert reply.data[1].embedding == emulated_vector("doc 2", 768)
     assert reply.usage.prompt_tokens > 0 and reply.usage.total_tokens == reply.usage.prompt_tokens
 
 
 def test_base64_is_the_sdk_default_and_decodes_to_the_same_floats(client: openai.OpenAI, fake: FakeUpstream) -> None:
     reply = client.embeddings.create(model=MODEL, input="doc 3")  # the SDK asks for base64 and decodes it
     assert len(reply.data) == 1
-    expected = vector(3, 768)
+    expected = emulated_vector("doc 3", 768)
     assert reply.data[0].embedding == pytest.approx(expected, rel=1e-6)
 
 
 def test_base64_payload_is_little_endian_float32(http: httpx.Client, fake: FakeUpstream) -> None:
     raw = http.post("/v1/embeddings", json={"model": MODEL, "input": "doc 4", "encoding_format": "base64"}).json()
     packed = base64.b64decode(raw["data"][0]["embedding"])
-    assert list(struct.unpack("<768f", packed)) == pytest.approx(vector(4, 768), rel=1e-6)
+    assert list(struct.unpack("<768f", packed)) == pytest.approx(emulated_vector("doc 4", 768), rel=1e-6)
 
 
 def test_long_inputs_are_split_into_batches_and_merged_in_order(client: openai.OpenAI, fake: FakeUpstream) -> None:
@@ -47,7 +47,7 @@ def test_long_inputs_are_split_into_batches_and_merged_in_order(client: openai.O
     reply = client.embeddings.create(model=MODEL, input=texts, encoding_format="float")
     assert sorted(len(r.body["text"]) for r in fake.requests) == [50, 100, 100]
     assert [d.index for d in reply.data] == list(range(250))
-    assert [d.embedding[0] for d in reply.data] == [vector(i, 768)[0] for i in range(250)]
+    assert [d.embedding[0] for d in reply.data] == [emulated_vector(f"doc {i}", 768)[0] for i in range(250)]
 
 
 def test_token_arrays_are_decoded_to_text(client: openai.OpenAI, fake: FakeUpstream) -> None:

@@ -13,16 +13,12 @@ import pytest
 from tests import openai_schema
 from tests.conftest import StartProxy
 from tests.fake_upstream import TOKEN, FakeUpstream
+from tests.streams import json_frames
 
 MODEL = "@cf/meta/llama-3.1-8b-instruct"
 ASK = [{"role": "user", "content": "Hello"}]
 
 
-def data_frames(text: str) -> list[Any]:
-    return [json.loads(line[6:]) for line in text.split("\n") if line.startswith("data: {")]
-
-
-# -- redaction ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("key", ["x", "e", "model", "sk-1"])
 def test_short_placeholder_keys_do_not_mangle_messages(start_proxy: StartProxy, fake: FakeUpstream, key: str) -> None:
     """Regression: with the key `x` an unknown model read "does not e[redacted]ist"."""
@@ -76,13 +72,13 @@ def test_with_include_usage_every_chunk_before_the_usage_chunk_says_usage_null(
     http: httpx.Client, fake: FakeUpstream
 ) -> None:
     body = {"model": MODEL, "messages": ASK, "stream": True, "stream_options": {"include_usage": True}}
-    frames = data_frames(http.post("/v1/chat/completions", json=body).text)
+    frames = json_frames(http.post("/v1/chat/completions", json=body).text)
     assert frames[-1]["choices"] == [] and frames[-1]["usage"]["total_tokens"] > 0
     assert all("usage" in frame and frame["usage"] is None for frame in frames[:-1])
-    without = data_frames(http.post("/v1/chat/completions", json={**body, "stream_options": None}).text)
+    without = json_frames(http.post("/v1/chat/completions", json={**body, "stream_options": None}).text)
     assert all("usage" not in frame for frame in without)
     prompt = {"model": MODEL, "prompt": "Once", "stream": True, "stream_options": {"include_usage": True}}
-    legacy = data_frames(http.post("/v1/completions", json=prompt).text)
+    legacy = json_frames(http.post("/v1/completions", json=prompt).text)
     assert all(frame["usage"] is None for frame in legacy[:-1]) and legacy[-1]["usage"]["total_tokens"] > 0
 
 
@@ -240,5 +236,5 @@ def test_an_in_band_stream_error_never_carries_the_server_token(http: httpx.Clie
 
     fake.script(Reply(chunks=[sse({"response": "a "}), sse({"error": f"internal failure for Bearer {TOKEN}"})]))
     body = http.post("/v1/chat/completions", json={"model": MODEL, "messages": ASK, "stream": True}).text
-    error = data_frames(body)[-1]["error"]
+    error = json_frames(body)[-1]["error"]
     assert TOKEN not in body and "[redacted]" in error["message"] and body.rstrip().endswith("[DONE]")

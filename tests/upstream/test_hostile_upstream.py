@@ -7,7 +7,6 @@ import asyncio
 import gc
 import json
 import time
-from typing import Any
 
 import aiohttp
 import httpx
@@ -15,14 +14,11 @@ import httpx
 from tests.conftest import StartProxy
 from tests.fake_upstream import FakeUpstream, Reply, envelope_error, sse
 from tests.raw_upstream import RawUpstream
+from tests.streams import json_frames
 
 MODEL = "@cf/meta/llama-3.1-8b-instruct"
 ASK = [{"role": "user", "content": "Hello"}]
 CHAT = {"model": MODEL, "messages": ASK}
-
-
-def frames_of(text: str) -> list[Any]:
-    return [json.loads(line[6:]) for line in text.split("\n") if line.startswith("data: {")]
 
 
 def _live_upstream_responses() -> int:
@@ -46,7 +42,7 @@ def test_streams_ended_by_the_idle_timeout_leak_nothing(start_proxy: StartProxy,
                 return response.text
 
             bodies = await asyncio.gather(*(one() for _ in range(count)))
-        assert all("stalled" in frames_of(body)[-1]["error"]["message"] for body in bodies)
+        assert all("stalled" in json_frames(body)[-1]["error"]["message"] for body in bodies)
         fake.reset()
 
     asyncio.run(wave(20))  # warm-up
@@ -97,7 +93,7 @@ def test_gzip_bombs_on_a_stream_end_it_with_an_error_frame(start_proxy: StartPro
         fake.script(Reply(chunks=chunks, headers={"Content-Encoding": "gzip"}))
         response = httpx.post(server.url + "/v1/chat/completions", json={**CHAT, "stream": True}, timeout=60)
         assert response.status_code == 200
-        error = frames_of(response.text)[-1]["error"]
+        error = json_frames(response.text)[-1]["error"]
         assert error["code"] == "upstream_error" and said in error["message"]
         assert response.text.rstrip().endswith("data: [DONE]")
 
@@ -119,7 +115,7 @@ def test_compressed_replies_are_decoded(start_proxy: StartProxy, fake: FakeUpstr
         reply = httpx.post(server.url + "/v1/chat/completions", json=CHAT).json()
         assert reply["choices"][0]["message"]["content"] == "compressed hello"
     streamed = httpx.post(server.url + "/v1/chat/completions", json={**CHAT, "stream": True}).text
-    text = "".join((f["choices"][0]["delta"].get("content") or "") for f in frames_of(streamed) if f.get("choices"))
+    text = "".join((f["choices"][0]["delta"].get("content") or "") for f in json_frames(streamed) if f.get("choices"))
     assert text == "".join(f"t{i} " for i in range(50))
     assert fake.requests[0].headers.get("Accept-Encoding") == "gzip, deflate"
 
@@ -151,7 +147,7 @@ def test_an_endless_sse_line_ends_the_stream_at_the_event_limit(start_proxy: Sta
     endless = [sse({"response": "a "}), b'data: {"response": "'] + [b"z" * 65536] * 100
     fake.script(Reply(chunks=endless))
     response = httpx.post(server.url + "/v1/chat/completions", json={**CHAT, "stream": True}, timeout=30)
-    last = frames_of(response.text)[-1]
+    last = json_frames(response.text)[-1]
     assert last["error"]["code"] == "upstream_error" and "PROXY_MAX_STREAM_EVENT_BYTES" in last["error"]["message"]
     assert response.text.rstrip().endswith("data: [DONE]")
 

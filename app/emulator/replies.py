@@ -1,0 +1,41 @@
+"""The shapes every emulated route answers in: the v4 envelope, its errors, SSE events; and noticing a client that
+left mid-stream (for a script that watches)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from app.emulator.script import SCRIPT_KEY
+
+
+def envelope_error(status: int, code: int, message: str) -> web.Response:
+    body = {"result": None, "success": False, "errors": [{"code": code, "message": message}], "messages": []}
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+def gateway_error(status: int, code: int, message: str) -> web.Response:
+    """AI Gateway's own errors: `error` (a list), not `errors`."""
+    body = {"success": False, "error": [{"code": code, "message": message}]}
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+def success(result: Any) -> web.Response:
+    body = {"result": result, "success": True, "errors": [], "messages": []}
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+def json_response(payload: Any) -> web.Response:
+    return web.Response(body=orjson.dumps(payload), content_type="application/json")
+
+
+def event(payload: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def client_left(request: web.Request) -> None:
+    script = request.app.get(SCRIPT_KEY)
+    if script is not None:
+        script.client_left()
