@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from app.emulator.replies import envelope_error, json_response, success
+from app.emulator.replies import envelope_error, json_response, refusal, success
 from app.emulator.world import WORLD_KEY
 
 
 async def search_models(request: web.Request) -> web.Response:
     """The catalogue, paged like `/ai/models/search`."""
-    world = request.app[WORLD_KEY]
-    if not world.authorized(request):
-        return envelope_error(401, 10000, "Authentication error")
-    if not world.is_account(request.match_info["account"]):
-        return envelope_error(400, 7000, "No route for that URI")
+    refused = refusal(request)
+    if refused is not None:
+        return refused
     page, per_page = int(request.query.get("page", "1")), int(request.query.get("per_page", "20"))
-    entries = world.catalogue_entries()
+    entries = request.app[WORLD_KEY].catalogue_entries()
     chunk = entries[(page - 1) * per_page : page * per_page]
     info = {"count": len(chunk), "page": page, "per_page": per_page, "total_count": len(entries)}
     return json_response({"result": chunk, "result_info": info, "success": True, "errors": [], "messages": []})
@@ -32,21 +30,18 @@ async def verify_token(request: web.Request) -> web.Response:
 
 
 async def gateway(request: web.Request) -> web.Response:
-    world = request.app[WORLD_KEY]
-    if not world.authorized(request):
-        return envelope_error(401, 10000, "Authentication error")
-    if not world.is_account(request.match_info["account"]) or not world.is_gateway(request.match_info["gateway"]):
-        return envelope_error(404, 7002, "Gateway not found")
+    refused = refusal(request, gateway=True)
+    if refused is not None:
+        return refused
     return success({"id": request.match_info["gateway"], "collect_logs": True, "cache_ttl": 0})
 
 
 async def gateway_log(request: web.Request) -> web.Response:
     """One log entry (GET), or feedback on it (PATCH)."""
+    refused = refusal(request, gateway=True)
+    if refused is not None:
+        return refused
     world = request.app[WORLD_KEY]
-    if not world.authorized(request):
-        return envelope_error(401, 10000, "Authentication error")
-    if not world.is_account(request.match_info["account"]) or not world.is_gateway(request.match_info["gateway"]):
-        return envelope_error(404, 7002, "Gateway not found")
     log_id = request.match_info["log_id"]
     if request.method == "PATCH":
         world.feedback[log_id] = await request.json()

@@ -12,16 +12,14 @@ from aiohttp import web
 from app.emulator import generate
 from app.emulator.answers import plan_answer
 from app.emulator.models import EMBEDDING_MAX_ITEMS, UPSTREAM_DEFAULT_MAX_TOKENS
-from app.emulator.replies import client_left, envelope_error, event, success
+from app.emulator.replies import client_left, envelope_error, event, refusal, success
 from app.emulator.world import WORLD_KEY
 
 
 async def run_model(request: web.Request) -> web.StreamResponse:
-    world = request.app[WORLD_KEY]
-    if not world.authorized(request):
-        return envelope_error(401, 10000, "Authentication error")
-    if not world.is_account(request.match_info["account"]):
-        return envelope_error(400, 7000, "No route for that URI")
+    refused = refusal(request)
+    if refused is not None:
+        return refused
     return await answer(request, request.match_info["model"])
 
 

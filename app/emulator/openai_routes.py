@@ -13,7 +13,7 @@ from aiohttp import web
 from app.emulator import generate
 from app.emulator.answers import plan_answer
 from app.emulator.models import UPSTREAM_DEFAULT_MAX_TOKENS
-from app.emulator.replies import client_left, event, json_response
+from app.emulator.replies import client_left, event, json_response, refusal
 from app.emulator.world import WORLD_KEY
 
 
@@ -27,21 +27,13 @@ def openai_error(status: int, message: str) -> web.Response:
 
 
 async def chat_route(request: web.Request) -> web.StreamResponse:
-    world = request.app[WORLD_KEY]
-    if not world.authorized(request):
-        return openai_error(401, "Authentication error")
-    if not world.is_account(request.match_info["account"]):
-        return openai_error(400, "No route for that URI")
-    return await chat_completions(request, await _json(request))
+    refused = refusal(request)
+    return refused if refused is not None else await chat_completions(request, await _json(request))
 
 
 async def embeddings_route(request: web.Request) -> web.StreamResponse:
-    world = request.app[WORLD_KEY]
-    if not world.authorized(request):
-        return openai_error(401, "Authentication error")
-    if not world.is_account(request.match_info["account"]):
-        return openai_error(400, "No route for that URI")
-    return embeddings(request, await _json(request))
+    refused = refusal(request)
+    return refused if refused is not None else embeddings(request, await _json(request))
 
 
 async def chat_completions(

@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 
 from app.emulator.script import SCRIPT_KEY
+from app.emulator.world import WORLD_KEY
 
 
 def envelope_error(status: int, code: int, message: str) -> web.Response:
@@ -20,6 +21,19 @@ def gateway_error(status: int, code: int, message: str) -> web.Response:
     """AI Gateway's own errors: `error` (a list), not `errors`."""
     body = {"success": False, "error": [{"code": code, "message": message}]}
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+def refusal(request: web.Request, *, gateway: bool = False) -> web.Response | None:
+    """The account's answer to a call it will not take: a token it does not know (401), another account
+    (400, no route), or a gateway it does not have (404). None: go ahead."""
+    world = request.app[WORLD_KEY]
+    if not world.authorized(request):
+        return envelope_error(401, 10000, "Authentication error")
+    if not world.is_account(request.match_info["account"]):
+        return envelope_error(400, 7000, "No route for that URI")
+    if gateway and not world.is_gateway(request.match_info["gateway"]):
+        return envelope_error(404, 7002, "Gateway not found")
+    return None
 
 
 def success(result: Any) -> web.Response:
