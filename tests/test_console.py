@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -161,3 +162,23 @@ def test_emulator_serves_the_openai_route_and_the_catalogue(tmp_path: Path) -> N
         raw = sdk.models.with_raw_response.list()
         assert raw.headers["x-model-catalogue"] == "account"
         assert "@cf/meta/llama-3.3-70b-instruct-fp8-fast" in {m.id for m in raw.parse().data}
+
+
+def test_metrics_of_several_workers_are_added_up(tmp_path: Path) -> None:
+    """With --workers 2 every request is counted once, whichever worker served it and whichever answers the
+    scrape (prometheus multiprocess mode, snapshots written by each worker)."""
+    with RunningProxy("--emulator", "--workers", "2", cwd=tmp_path) as proxy:
+        for _ in range(20):
+            assert httpx.get(proxy.url + "/v1/models").status_code == 200  # a new connection each time
+        counted = 0.0
+        for _ in range(300):  # workers write their numbers every second: wait for them (an event, not a timing)
+            text = httpx.get(proxy.url + "/metrics").text
+            counted = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith('proxy_requests_total{endpoint="models"')
+            )
+            if counted >= 20:
+                break
+            time.sleep(0.1)
+        assert counted == 20

@@ -209,7 +209,7 @@ def closed_port() -> int:
 
 def test_tokens_never_appear_in_the_logs_of_a_failing_run(fake: FakeUpstream, tmp_path: Path) -> None:
     """Debug logging, a pass-through token, an upstream that echoes the token in its errors, client keys,
-    and an unreachable upstream: the token appears in none of the output."""
+    and an unreachable upstream: the token appears in none of the output, and in no metric."""
     client_key = "sk-client-key-zz9-plural-z-alpha"
     fake.script(
         Reply(401, envelope_error(10000, f"Authentication error: token {TOKEN} is not valid")),
@@ -227,6 +227,7 @@ def test_tokens_never_appear_in_the_logs_of_a_failing_run(fake: FakeUpstream, tm
             for _ in sdk.chat.completions.create(model=MODEL, messages=ASK, stream=True):  # type: ignore[arg-type]
                 pass
         httpx.post(proxy.url + "/v1/chat/completions", json={"model": MODEL, "messages": ASK})  # no token at all
+        passthrough_metrics = httpx.get(proxy.url + "/metrics").text
         passthrough_output = proxy.output()
 
     unreachable = clean_env(
@@ -251,9 +252,12 @@ def test_tokens_never_appear_in_the_logs_of_a_failing_run(fake: FakeUpstream, tm
         )
         assert failed.status_code == 502
         assert TOKEN not in failed.text and client_key not in failed.text
+        unreachable_metrics = httpx.get(proxy.url + "/metrics").text
         unreachable_output = proxy.output()
 
-    for output in (passthrough_output, unreachable_output):
+    assert "proxy_requests_total" in passthrough_metrics and "proxy_requests_total" in unreachable_metrics
+    assert " chat " in passthrough_output and "pass-through:" in passthrough_output  # access lines name a fingerprint
+    for output in (passthrough_output, unreachable_output, passthrough_metrics, unreachable_metrics):
         assert output.strip(), "the run logged nothing: the test would prove nothing"
         assert TOKEN not in output and client_key not in output
         assert "cf-secret" not in output  # no prefix of it either

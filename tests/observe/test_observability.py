@@ -185,6 +185,9 @@ def test_ready_follows_the_account_and_is_cached(start_proxy: StartProxy, fake: 
     for _ in range(3):
         assert httpx.get(server.url + "/ready").status_code == 200
     assert len(fake.catalogue_requests) == 2  # cached: probes cost no upstream call
+    server.app.state.proxy.drain.draining = True  # what SIGTERM does first
+    draining = httpx.get(server.url + "/ready")
+    assert draining.status_code == 503 and draining.json()["draining"] is True
     fake.catalogue_reply = Reply(401, envelope_error(10000, "Authentication error"))
     broken = start_proxy(proxy_ready_ttl=3600)
     answer = httpx.get(broken.url + "/ready")
