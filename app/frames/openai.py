@@ -43,6 +43,32 @@ class FrameEncoder(Protocol):
     def usage(self, usage: Usage) -> bytes: ...
 
 
+class StreamEnding(Protocol):
+    """How a protocol's stream ends: after the last choice, or with a failure once frames have left."""
+
+    def closing(self, usage: Usage | None) -> bytes: ...
+
+    def failure(self, error: ProxyError) -> bytes: ...
+
+
+class OpenAIEnding:
+    """Chat and text completions: the usage chunk when asked (`stream_options.include_usage`), then `[DONE]`;
+    a failure is one error frame, then `[DONE]`."""
+
+    __slots__ = ("_usage",)
+
+    def __init__(self, usage: FrameEncoder | None = None) -> None:
+        self._usage = usage
+
+    def closing(self, usage: Usage | None) -> bytes:
+        if self._usage is None or usage is None:
+            return DONE_FRAME
+        return self._usage.usage(usage) + DONE_FRAME
+
+    def failure(self, error: ProxyError) -> bytes:
+        return error_frame(error) + DONE_FRAME
+
+
 def _head(completion_id: str, obj: str, created: int, model: str) -> bytes:
     # an open JSON object: each frame appends its choices and closes it
     return b"data: " + orjson.dumps({"id": completion_id, "object": obj, "created": created, "model": model})[:-1]

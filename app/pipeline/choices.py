@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from app.chat.choice_stream import ChoiceStream
 from app.chat.plan import OutputPlan
 from app.dialects.base import AnswerReader
-from app.frames.openai import FrameEncoder
+from app.frames.openai import FrameEncoder, OpenAIEnding, StreamEnding
 from app.pipeline.gather import settle_all
 from app.pipeline.stream import Frames, StreamBody, StreamEnd, prefixed
 from app.pipeline.upstream_call import OpenedChoice, ResilientClient, UpstreamCall
@@ -37,7 +37,9 @@ async def open_stream(
     include_usage: bool,
     prompts: int = 1,
     on_end: StreamEnd | None = None,
+    ending: StreamEnding | None = None,
 ) -> tuple[StreamBody, dict[str, str]]:
+    """`ending`: how the stream closes (default: OpenAI's usage chunk when asked, then `[DONE]`)."""
     """The stream body and the gateway headers of the first choice's upstream reply."""
     sinks = [ChoiceStream(choice.encoder, plan) for choice in choices]
     opened = await settle_all(
@@ -62,7 +64,7 @@ async def open_stream(
     body = StreamBody(
         frames,
         sinks,
-        choices[0].encoder if include_usage else None,
+        ending or OpenAIEnding(choices[0].encoder if include_usage else None),
         [item.response for item in ready if item.response is not None],
         prompts,
         [item.guard for item in ready if item.guard is not None],

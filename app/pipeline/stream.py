@@ -17,7 +17,7 @@ from app.chat.tool_calls import openai_tool_calls
 from app.dialects.base import ChatStreamTranslator
 from app.errors import ProxyError, UpstreamError, UpstreamTimeout
 from app.exchange import Outcome
-from app.frames.openai import DONE_FRAME, FrameEncoder, error_frame
+from app.frames.openai import FrameEncoder, StreamEnding
 from app.protocol.common import Usage
 from app.resilience.limiter import Lease
 from app.upstream.body import body_chunks
@@ -185,7 +185,7 @@ class StreamBody:
         self,
         choices: Sequence[Frames],
         sinks: Sequence[ChoiceStream],
-        usage: FrameEncoder | None,
+        ending: StreamEnding,
         responses: Sequence[httpx.Response] = (),
         prompts: int = 1,
         guards: Sequence[StreamGuard] = (),
@@ -200,7 +200,7 @@ class StreamBody:
         self.on_first: Callable[[], None] | None = None
         # what keeps secrets out of an in-band error message; set by the HTTP layer, which knows them
         self.scrub: Callable[[str], str] | None = None
-        self._frames = _completion(choices, sinks, usage, prompts, self)
+        self._frames = _completion(choices, sinks, ending, prompts, self)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._frames  # iterated directly: no indirection per frame
@@ -225,7 +225,7 @@ class StreamBody:
 
 
 async def _completion(
-    choices: Sequence[Frames], sinks: Sequence[ChoiceStream], usage: FrameEncoder | None, prompts: int, body: StreamBody
+    choices: Sequence[Frames], sinks: Sequence[ChoiceStream], ending: StreamEnding, prompts: int, body: StreamBody
 ) -> Frames:
     try:
         stream = choices[0] if len(choices) == 1 else _merge(choices)
@@ -234,16 +234,13 @@ async def _completion(
                 body.on_first()
                 body.on_first = None
             yield frames
-        closing = DONE_FRAME
         total = total_usage_of([sink.usage for sink in sinks], prompts)
-        if usage is not None and total is not None:
-            closing = usage.usage(total) + closing
-        yield closing
+        yield ending.closing(total)
         await body.end("completed", total, None)
     except ProxyError as exc:
         if body.scrub is not None:
             exc.message = body.scrub(exc.message)
-        yield error_frame(exc) + DONE_FRAME
+        yield ending.failure(exc)
         await body.end("failed", partial_usage(sinks), exc)
 
 

@@ -79,7 +79,7 @@ def test_upstream_is_released_even_if_the_stream_never_started() -> None:
     from app.chat.choice_stream import ChoiceStream
     from app.chat.plan import OutputPlan
     from app.dialects.stream_events import ChatEventStream
-    from app.frames.openai import ChunkEncoder
+    from app.frames.openai import ChunkEncoder, OpenAIEnding
     from app.pipeline.stream import StreamBody, choice_frames
 
     closed: list[bool] = []
@@ -93,6 +93,6 @@ def test_upstream_is_released_even_if_the_stream_never_started() -> None:
 
     response = httpx.Response(200, stream=Body())
     sink = ChoiceStream(ChunkEncoder("id", 1, "m"), OutputPlan(max_tokens=16))
-    body = StreamBody([choice_frames(response, ChatEventStream(sink), sink)], [sink], None, [response])
+    body = StreamBody([choice_frames(response, ChatEventStream(sink), sink)], [sink], OpenAIEnding(), [response])
     asyncio.run(body.aclose())
     assert closed == [True]

@@ -24,7 +24,7 @@ from app.chat.ids import CompletionIds
 from app.chat.plan import OutputPlan
 from app.chat.request import output_plan
 from app.dialects import DIALECTS
-from app.frames.openai import ChunkEncoder
+from app.frames.openai import ChunkEncoder, OpenAIEnding
 from app.pipeline.stream import StreamBody, choice_frames
 from app.protocol.chat import ChatCompletionRequest
 from app.routing.resolver import Router
@@ -97,7 +97,9 @@ def relay(dialect: Any, ctx: CompletionIds, plan: OutputPlan, pieces: list[bytes
         sink = ChoiceStream(encoder, plan)
         response = httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Pieces(pieces))
         body = StreamBody(
-            [choice_frames(response, dialect.stream(sink), sink)], [sink], encoder if ctx.include_usage else None
+            [choice_frames(response, dialect.stream(sink), sink)],
+            [sink],
+            OpenAIEnding(encoder if ctx.include_usage else None),
         )
         return b"".join([frame async for frame in body])
 
