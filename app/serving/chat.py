@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from app.chat.affinity import session_id
-from app.chat.answer import chat_completion, finalize
+from app.chat.answer import FinalChoice, chat_completion, finalize, total_usage_of
 from app.chat.functions import FunctionCallEncoder, as_tools, legacy_message, uses_functions
 from app.chat.ids import CompletionIds
 from app.chat.images import has_remote_images
@@ -17,17 +17,47 @@ from app.chat.request import check_chat_request, output_plan
 from app.dialects import supported
 from app.errors import InvalidRequest
 from app.exchange import Exchange
-from app.frames.openai import ChunkEncoder, FrameEncoder
+from app.frames.openai import ChunkEncoder, FrameEncoder, OpenAIEnding, StreamEnding
 from app.models.catalogue import CHAT
 from app.pipeline.choices import Choice, open_stream
 from app.pipeline.core import Pipeline, Reply
 from app.pipeline.gather import gather_all
 from app.pipeline.images import Fetch, inline_remote_images
 from app.protocol.chat import ChatCompletionRequest
-from app.protocol.common import Usage
 from app.routing.route import Route
 
 PATH = "/v1/chat/completions"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatOutput:
+    """How a chat answer leaves the proxy, whole or as a stream of one protocol's frames: Chat Completions by
+    default; the Messages and Responses bridges bring their own."""
+
+    id_prefix: str
+    whole: Callable[[CompletionIds, list[FinalChoice]], dict[str, Any]]
+    encoder: Callable[[CompletionIds, int], FrameEncoder]  # one per choice
+    ending: Callable[[FrameEncoder, CompletionIds], StreamEnding]  # given the first choice's encoder
+
+
+def chat_completions_output(legacy: bool) -> ChatOutput:
+    """OpenAI's chat completion and chunks; `legacy`: answered in the deprecated `function_call` form."""
+
+    def whole(ids: CompletionIds, finals: list[FinalChoice]) -> dict[str, Any]:
+        return dict(chat_completion(ids, finals, legacy_message if legacy else None))
+
+    def encoder(ids: CompletionIds, index: int) -> FrameEncoder:
+        chunks = ChunkEncoder(*ids.head, index, include_usage=ids.include_usage)
+        return FunctionCallEncoder(chunks) if legacy else chunks
+
+    def ending(first: FrameEncoder, ids: CompletionIds) -> StreamEnding:
+        return OpenAIEnding(first if ids.include_usage else None)
+
+    return ChatOutput("chatcmpl-", whole, encoder, ending)
+
+
+CHAT_COMPLETIONS = chat_completions_output(legacy=False)
+LEGACY_FUNCTIONS = chat_completions_output(legacy=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +74,14 @@ class ChatCompletions:
         self.limits = limits
         self.fetch_image = fetch_image
 
-    async def create(self, request: ChatCompletionRequest, exchange: Exchange) -> Reply:
+    async def create(
+        self, request: ChatCompletionRequest, exchange: Exchange, output: ChatOutput | None = None
+    ) -> Reply:
         exchange.stream = bool(request.stream)
         primary = self.pipeline.route(exchange, request.model, CHAT, PATH)
-        legacy = uses_functions(request)  # deprecated `functions`: carried as tools, answered in their form
-        if legacy:
-            request = as_tools(request)
+        if uses_functions(request):  # deprecated `functions`: carried as tools, answered in their form
+            request, output = as_tools(request), LEGACY_FUNCTIONS
+        chosen = output or CHAT_COMPLETIONS
         limits = self.limits
         check_chat_request(request, primary, limits.max_n, limits.max_images)
         if has_remote_images(request) and self.fetch_image is None:
@@ -70,19 +102,19 @@ class ChatCompletions:
         return await self.pipeline.run(
             exchange,
             primary,
-            lambda route, deadline: self._serve(request, route, exchange, deadline, legacy),
+            lambda route, deadline: self._serve(request, route, exchange, deadline, chosen),
             can_serve=can_serve,
             prepare=prepare,
         )
 
     async def _serve(
-        self, request: ChatCompletionRequest, route: Route, exchange: Exchange, deadline: float, legacy: bool
+        self, request: ChatCompletionRequest, route: Route, exchange: Exchange, deadline: float, output: ChatOutput
     ) -> Reply:
         pipeline = self.pipeline
         translator = supported(pipeline.dialect(route).chat, route, "chat completions")
         max_tokens = pipeline.max_tokens(request.max_completion_tokens or request.max_tokens, route)
         plan = output_plan(request, route, max_tokens)
-        ids = CompletionIds.new(route.requested, request.include_usage)
+        ids = CompletionIds.new(route.requested, request.include_usage, prefix=output.id_prefix)
         session = None
         if pipeline.affinity(route):
             key = (request.model_extra or {}).get("prompt_cache_key")
@@ -102,13 +134,9 @@ class ChatCompletions:
         if not request.stream:
             answers = await gather_all([client.answer(call, translator, body) for _ in range(n)])
             finals = [finalize(answer, plan) for answer, _ in answers]
-            completion = chat_completion(ids, finals, legacy_message if legacy else None)
-            usage: Usage | None = completion.get("usage")
-            return Reply(completion, answers[0][1], usage)
-        encoders: list[FrameEncoder] = []
-        for i in range(n):
-            chunks = ChunkEncoder(*ids.head, i, include_usage=ids.include_usage)
-            encoders.append(FunctionCallEncoder(chunks) if legacy else chunks)
+            usage = total_usage_of([final.usage for final in finals])
+            return Reply(output.whole(ids, finals), answers[0][1], usage)
+        encoders = [output.encoder(ids, i) for i in range(n)]
         stream, headers = await open_stream(
             client,
             call,
@@ -117,6 +145,7 @@ class ChatCompletions:
             plan,
             upstream_stream=upstream_stream,
             include_usage=ids.include_usage,
+            ending=output.ending(encoders[0], ids),
         )
         return Reply(stream, headers)
 
