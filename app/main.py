@@ -48,7 +48,7 @@ from app.routing.resolver import Router
 from app.server.limits import ConnectionLimits
 from app.server.warden import STATE_KEY as WARDEN_KEY
 from app.server.warden import ConnectionWarden
-from app.serving import ChatCompletions, Completions, Embeddings, GatewayLogs, Models, Serving
+from app.serving import ChatCompletions, Completions, Embeddings, GatewayLogs, Messages, Models, Serving
 from app.serving.chat import ChatLimits
 from app.serving.readiness import Readiness
 from app.settings import Settings, load_settings
@@ -180,17 +180,19 @@ def create_app(
             )
             hooks = Hooks(tuple(seams.admission), tuple(seams.settlement))
             pipeline = Pipeline(settings, router, resilient, targets, catalogue, observer, hooks, seams.clock)
-            serving = Serving(
-                chat=ChatCompletions(
-                    pipeline,
-                    ChatLimits(
-                        settings.proxy_max_n,
-                        settings.proxy_max_images,
-                        settings.proxy_image_max_total_bytes,
-                        settings.proxy_image_max_bytes,
-                    ),
-                    images.fetch,
+            chat = ChatCompletions(
+                pipeline,
+                ChatLimits(
+                    settings.proxy_max_n,
+                    settings.proxy_max_images,
+                    settings.proxy_image_max_total_bytes,
+                    settings.proxy_image_max_bytes,
                 ),
+                images.fetch,
+            )
+            serving = Serving(
+                chat=chat,
+                messages=Messages(chat),
                 completions=Completions(pipeline, settings.proxy_max_n),
                 embeddings=Embeddings(
                     pipeline, InputLimits(settings.proxy_embeddings_max_inputs, settings.proxy_embeddings_max_chars)

@@ -1,5 +1,6 @@
 """Fuzz the HTTP surface from the app's own OpenAPI document: whatever a client sends, valid or not, the
-proxy answers below 500, and every refusal is an OpenAI error envelope.
+proxy answers below 500, and every refusal is the protocol's error envelope (OpenAI's; Anthropic's on
+/v1/messages).
 
 The proxy runs on its built-in emulator so that both ends are ours: an upstream 5xx here would be a bug
 too. Examples are derandomised (CI stays reproducible); FUZZ_EXAMPLES raises the count and FUZZ_RANDOM=1
@@ -63,7 +64,10 @@ def test_no_input_gets_a_server_error(emulated: ProxyServer, mode: GenerationMod
             response = case.call(base_url=emulated.url, timeout=60)
             label = f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
             assert response.status_code < 500, label
-            if response.status_code >= 400:
+            if response.status_code >= 400 and case.formatted_path.startswith("/v1/messages"):
+                body = response.json()  # Anthropic's envelope
+                assert body["type"] == "error" and {"message", "type"} <= set(body["error"]), label
+            elif response.status_code >= 400:
                 error = response.json()["error"]
                 assert {"message", "type", "param", "code"} <= set(error), label
 

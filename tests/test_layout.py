@@ -65,6 +65,8 @@ FORBIDDEN = {
     "observe": ("app.api", "app.serving", "app.pipeline", "app.server", *HTTP),
     "policies": ("app.api", "app.serving", "app.pipeline", "app.upstream", *HTTP),
     "routing": ("app.api", "app.serving", "app.pipeline", "app.dialects", "app.upstream", *HTTP),
+    "bridges": ("app.api", "app.serving", "app.pipeline", "app.dialects", "app.upstream", "app.emulator", *HTTP),
+    "frames": ("app.api", "app.serving", "app.pipeline", "app.dialects", "app.upstream", "app.emulator", *HTTP),
     "models": ("app.api", "app.serving", "app.pipeline", "app.dialects", "app.upstream", "app.routing", *HTTP),
     "emulator": ("app.api", "app.serving", "app.pipeline", "app.dialects", "app.upstream", "app.protocol"),
     "server": (

@@ -9,9 +9,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
+from app.api.observed import ERRORS_KEY
 from app.api.redaction import Secrets, redact
 from app.api.request_id import HEADER, request_id
 from app.api.respond import json_response
+from app.bridges.messages.errors import status_and_body
 from app.errors import ClientClosedRequest, InternalError, InvalidRequest, NotFound, ProxyError
 
 log = logging.getLogger("workers_ai_proxy")
@@ -54,7 +56,11 @@ def install_error_handlers(app: FastAPI, secrets: Secrets) -> None:
 def render(
     error: ProxyError, request: Request, secrets: Secrets, extra_headers: Mapping[str, str] | None = None
 ) -> Response:
-    body = error.body()
-    body["error"]["message"] = redact(error.message, request, secrets)
+    message = redact(error.message, request, secrets)
     headers = {**(extra_headers or {}), **error.headers, HEADER: request_id(request)}
+    if request.scope.get(ERRORS_KEY) == "anthropic":
+        status, anthropic = status_and_body(error, message)
+        return json_response(anthropic, status=status, headers=headers)
+    body = error.body()
+    body["error"]["message"] = message
     return json_response(body, status=error.http_status, headers=headers)

@@ -16,14 +16,18 @@ from app.api.request_id import RAW_NAME, request_id
 from app.api.state import EXCHANGE_KEY, app_state
 from app.errors import ClientClosedRequest, ProxyError
 
+ERRORS_KEY = "workers_ai_proxy.errors"  # which protocol's error shape this request's failures take
+
 
 def observed(operation: Operation) -> Handler:
     handler = operation.handler
     if not operation.observed:
         return with_request_id(handler)
+    errors = operation.errors
 
     @wraps(handler)
     async def handle(request: Request) -> Response:
+        request.scope[ERRORS_KEY] = errors
         rid = request_id(request)
         pipeline = app_state(request).pipeline
         exchange = pipeline.begin(operation.resource, rid)

@@ -29,3 +29,4 @@ class Operation:
     body: type[BaseModel] | None = None
     also_at: tuple[str, ...] = ()  # undocumented aliases, e.g. without the /v1 prefix
     observed: bool = True  # False for probes and the metrics scrape: they would drown the access log
+    errors: str = "openai"  # the protocol whose error shape failures take: openai or anthropic

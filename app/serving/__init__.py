@@ -9,6 +9,7 @@ from app.serving.chat import ChatCompletions
 from app.serving.completions import Completions
 from app.serving.embeddings import Embeddings
 from app.serving.gateway_logs import GatewayLogs
+from app.serving.messages import Messages
 from app.serving.models import Models
 
 
@@ -19,6 +20,7 @@ class Serving:
     embeddings: Embeddings
     models: Models
     gateway_logs: GatewayLogs
+    messages: Messages
 
 
-__all__ = ["ChatCompletions", "Completions", "Embeddings", "GatewayLogs", "Models", "Serving"]
+__all__ = ["ChatCompletions", "Completions", "Embeddings", "GatewayLogs", "Messages", "Models", "Serving"]

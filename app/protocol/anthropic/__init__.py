@@ -1,0 +1,1 @@
+"""Anthropic's Messages API, as we serve it: request models only, no logic."""

@@ -1,0 +1,68 @@
+"""POST /v1/messages and /v1/messages/count_tokens: Anthropic's Messages API as an edge adapter onto chat. The
+request is translated once (`app.bridges.messages.request`), served by the chat pipeline (routing, fallbacks,
+quirks, usage, metrics), and the answer leaves as an Anthropic message or event stream."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from app.bridges.messages.reply import message
+from app.bridges.messages.request import to_chat
+from app.chat.ids import CompletionIds
+from app.embeddings.batches import CHARS_PER_TOKEN
+from app.exchange import Exchange
+from app.frames.anthropic import MessagesEncoder, MessagesEnding
+from app.frames.openai import FrameEncoder, StreamEnding
+from app.models.catalogue import CHAT
+from app.pipeline.core import Reply
+from app.protocol.anthropic.messages import CountTokensRequest, MessagesRequest
+from app.serving.chat import ChatCompletions, ChatOutput
+
+log = logging.getLogger("workers_ai_proxy")
+IGNORED_TOOLS_HEADER = "x-proxy-ignored-tools"
+PATH = "/v1/messages"
+
+
+def _encoder(ids: CompletionIds, index: int) -> FrameEncoder:
+    return MessagesEncoder(ids.completion_id, ids.model)
+
+
+def _ending(first: FrameEncoder, ids: CompletionIds) -> StreamEnding:
+    assert isinstance(first, MessagesEncoder)
+    return MessagesEnding(first)
+
+
+MESSAGES = ChatOutput("msg_", message, _encoder, _ending)
+
+
+class Messages:
+    def __init__(self, chat: ChatCompletions) -> None:
+        self.chat = chat
+
+    async def create(self, request: MessagesRequest, exchange: Exchange) -> Reply:
+        translated = to_chat(request)
+        if translated.ignored_tools:
+            log.warning(
+                "%s: Anthropic's own tools cannot run here and were left out: %s",
+                exchange.request_id,
+                ", ".join(translated.ignored_tools),
+            )
+        reply = await self.chat.create(translated.request, exchange, MESSAGES)
+        if translated.ignored_tools:
+            reply.headers[IGNORED_TOOLS_HEADER] = ",".join(translated.ignored_tools)
+        return reply
+
+    async def count_tokens(self, request: CountTokensRequest, exchange: Exchange) -> dict[str, Any]:
+        """An estimate (about four characters a token, as for embeddings): Workers AI has no tokenizer endpoint."""
+        pipeline = self.chat.pipeline
+        pipeline.route(exchange, request.model, CHAT, PATH)
+        chat = to_chat(MessagesRequest.model_validate({**request.model_dump(), "max_tokens": 1})).request
+
+        async def count() -> dict[str, Any]:
+            text = sum(len(m.model_dump_json()) for m in chat.messages)
+            text += sum(len(t.model_dump_json()) for t in chat.tools or [])
+            return {"input_tokens": max(1, -(-text // CHARS_PER_TOKEN))}
+
+        result: dict[str, Any] = await pipeline.run_local(exchange, count)
+        return result
