@@ -11,13 +11,14 @@ from starlette.types import Receive, Scope, Send
 
 from app.drain import Drain
 from app.errors import Unavailable
-from app.frames.openai import DONE_FRAME, error_frame
+from app.frames.openai import OpenAIEnding
 from app.pipeline.stream import StreamBody
 
-KEEPALIVE_FRAME = b": keep-alive\n\n"
-SHUTDOWN_FRAMES = (
-    error_frame(Unavailable("The proxy is shutting down; this stream was ended.", code="shutting_down")) + DONE_FRAME
-)
+KEEPALIVE_FRAME = OpenAIEnding.keepalive
+
+
+def shutting_down() -> Unavailable:
+    return Unavailable("The proxy is shutting down; this stream was ended.", code="shutting_down")
 
 
 class RelayEventSource(EventSourceResponse):
@@ -38,7 +39,9 @@ class RelayEventSource(EventSourceResponse):
         if drain is not None:
             drain.track(state)
         watcher = loop.create_task(_watch_disconnect(receive, task, state))
-        keep_alive = _KeepAlive(loop, send, state, self.ping_interval) if self.ping_interval else None
+        body = self.body_iterator
+        ending = body.ending if isinstance(body, StreamBody) else OpenAIEnding()  # the protocol's own frames
+        keep_alive = _KeepAlive(loop, send, state, self.ping_interval, ending.keepalive) if self.ping_interval else None
         try:
             await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
             async for frame in self.body_iterator:
@@ -52,7 +55,7 @@ class RelayEventSource(EventSourceResponse):
             task.uncancel()  # our own cancellation: the client left, or the server is shutting down
             if state.aborted and not state.client_gone:
                 state.finished = True
-                await send({"type": "http.response.body", "body": SHUTDOWN_FRAMES, "more_body": False})
+                await send({"type": "http.response.body", "body": ending.failure(shutting_down()), "more_body": False})
         finally:
             if drain is not None:
                 drain.untrack(state)
@@ -60,7 +63,6 @@ class RelayEventSource(EventSourceResponse):
             watcher.cancel()
             if keep_alive is not None:
                 keep_alive.stop()
-            body = self.body_iterator
             if isinstance(body, StreamBody):  # releases the upstream, and says why it stopped if it had not ended
                 await body.aclose("aborted" if state.aborted else "disconnected")
             else:
@@ -106,10 +108,12 @@ class _KeepAlive:
     """A timer, not a task, per stream: it wakes every `interval` and writes a comment only if nothing
     else was written meanwhile."""
 
-    __slots__ = ("_handle", "_interval", "_loop", "_send", "_sending", "_state")
+    __slots__ = ("_frame", "_handle", "_interval", "_loop", "_send", "_sending", "_state")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, send: Send, state: _StreamState, interval: float) -> None:
-        self._loop, self._send, self._state, self._interval = loop, send, state, interval
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, send: Send, state: _StreamState, interval: float, frame: bytes
+    ) -> None:
+        self._loop, self._send, self._state, self._interval, self._frame = loop, send, state, interval, frame
         self._handle = loop.call_later(interval, self._due)
         self._sending: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
 
@@ -124,7 +128,7 @@ class _KeepAlive:
         self._handle = self._loop.call_later(self._interval - idle, self._due)
 
     async def _write(self) -> None:
-        await self._send({"type": "http.response.body", "body": KEEPALIVE_FRAME, "more_body": True})
+        await self._send({"type": "http.response.body", "body": self._frame, "more_body": True})
 
     def stop(self) -> None:
         self._handle.cancel()

@@ -14,6 +14,13 @@ from app.errors import NotFound
 from app.observe.metrics import CONTENT_TYPE
 
 
+async def index(request: Request) -> Response:
+    """What a client probing the base URL finds (Claude Code sends `HEAD /` before anything else)."""
+    return json_response(
+        {"name": "workers-ai-proxy", "version": __version__, "openai": "/v1", "anthropic": "/v1/messages"}
+    )
+
+
 async def health(request: Request) -> Response:
     found = app_state(request)
     if found.drain.draining:  # load balancers stop sending while streams finish
@@ -36,6 +43,7 @@ async def metrics(request: Request) -> Response:
 
 
 OPERATIONS = (
+    Operation("GET", "/", index, summary="What this server is", tag="probes", resource="index", observed=False),
     Operation("GET", "/health", health, summary="Liveness", tag="probes", resource="health", observed=False),
     Operation("GET", "/ready", ready, summary="Readiness", tag="probes", resource="ready", observed=False),
     Operation(

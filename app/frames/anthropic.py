@@ -108,6 +108,7 @@ class MessagesEnding:
     """message_delta (the stop reason and usage) and message_stop; or one error event."""
 
     __slots__ = ("_encoder",)
+    keepalive = b'event: ping\ndata: {"type":"ping"}\n\n'  # Anthropic's own keep-alive
 
     def __init__(self, encoder: MessagesEncoder) -> None:
         self._encoder = encoder

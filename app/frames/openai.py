@@ -14,6 +14,7 @@ from app.errors import ProxyError
 from app.protocol.common import Usage
 
 DONE_FRAME = b"data: [DONE]\n\n"
+KEEPALIVE_COMMENT = b": keep-alive\n\n"  # an SSE comment: every client skips it
 
 
 def frame(payload: Any) -> bytes:
@@ -44,7 +45,10 @@ class FrameEncoder(Protocol):
 
 
 class StreamEnding(Protocol):
-    """How a protocol's stream ends: after the last choice, or with a failure once frames have left."""
+    """How a protocol's stream ends: after the last choice, or with a failure once frames have left; and what
+    it writes during a silence."""
+
+    keepalive: bytes
 
     def closing(self, usage: Usage | None) -> bytes: ...
 
@@ -56,6 +60,7 @@ class OpenAIEnding:
     a failure is one error frame, then `[DONE]`."""
 
     __slots__ = ("_usage",)
+    keepalive = KEEPALIVE_COMMENT
 
     def __init__(self, usage: FrameEncoder | None = None) -> None:
         self._usage = usage

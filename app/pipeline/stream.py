@@ -179,7 +179,18 @@ class StreamBody:
     frames were never iterated (a client gone before the first one). `on_first` hears the first frame leave
     (time to first token); `on_end` hears, exactly once, how the stream ended and the usage it produced."""
 
-    __slots__ = ("_choices", "_ended", "_frames", "_guards", "_responses", "_sinks", "on_end", "on_first", "scrub")
+    __slots__ = (
+        "_choices",
+        "_ended",
+        "_frames",
+        "_guards",
+        "_responses",
+        "_sinks",
+        "ending",
+        "on_end",
+        "on_first",
+        "scrub",
+    )
 
     def __init__(
         self,
@@ -201,6 +212,7 @@ class StreamBody:
         # what keeps secrets out of an in-band error message; set by the HTTP layer, which knows them
         self.scrub: Callable[[str], str] | None = None
         self._frames = _completion(choices, sinks, ending, prompts, self)
+        self.ending = ending
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._frames  # iterated directly: no indirection per frame

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 from app.api.event_stream import KEEPALIVE_FRAME, RelayEventSource
@@ -96,3 +97,38 @@ def test_upstream_is_released_even_if_the_stream_never_started() -> None:
     body = StreamBody([choice_frames(response, ChatEventStream(sink), sink)], [sink], OpenAIEnding(), [response])
     asyncio.run(body.aclose())
     assert closed == [True]
+
+
+def test_a_messages_stream_keeps_alive_and_shuts_down_in_anthropics_words() -> None:
+    """Keep-alives and the shutdown frame are the protocol's: `event: ping` and `event: error` for Messages."""
+    from app.drain import Drain
+    from app.frames.anthropic import MessagesEncoder, MessagesEnding
+    from app.pipeline.stream import StreamBody
+
+    encoder = MessagesEncoder("msg_1", "m")
+    drain = Drain(0)
+    scope = {**SCOPE, "app": SimpleNamespace(state=SimpleNamespace(proxy=SimpleNamespace(drain=drain)))}
+    said_hi = asyncio.Event()
+
+    async def frames() -> AsyncIterator[bytes]:
+        yield encoder.role()
+        await asyncio.sleep(0.35)  # three keep-alive periods: the timers fire first, in deadline order
+        yield encoder.content("hi")
+        said_hi.set()
+        await asyncio.sleep(3600)  # until the shutdown ends it
+
+    async def scenario() -> Client:
+        client = Client()
+        relay = RelayEventSource(StreamBody([frames()], [], MessagesEnding(encoder)), ping=0.1)
+        task = asyncio.ensure_future(relay(scope, client.receive, client.send))
+        await said_hi.wait()
+        await asyncio.sleep(0)  # the frame is sent
+        drain.abort_all()
+        await task
+        return client
+
+    client = asyncio.run(scenario())
+    body = b"".join(client.body)
+    assert body.count(b'event: ping\ndata: {"type":"ping"}\n\n') >= 2 and b": keep-alive" not in body
+    last = body.rstrip(b"\n").split(b"\n\n")[-1]
+    assert last.startswith(b"event: error\n") and b"overloaded_error" in last and b"[DONE]" not in body

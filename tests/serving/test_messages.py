@@ -186,3 +186,9 @@ def test_count_tokens_is_an_estimate(claude: anthropic.Anthropic) -> None:
     short = claude.messages.count_tokens(model=LLAMA, messages=HELLO)  # type: ignore[arg-type]
     long = claude.messages.count_tokens(model=LLAMA, messages=[{"role": "user", "content": "word " * 400}])  # type: ignore[arg-type]
     assert 0 < short.input_tokens < long.input_tokens
+
+
+def test_the_base_url_answers_a_probe(proxy: ProxyServer) -> None:
+    """Claude Code sends `HEAD /` before its first request."""
+    assert httpx.head(proxy.url + "/").status_code == 200
+    assert httpx.get(proxy.url + "/").json()["anthropic"] == "/v1/messages"
