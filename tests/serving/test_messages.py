@@ -192,3 +192,23 @@ def test_the_base_url_answers_a_probe(proxy: ProxyServer) -> None:
     """Claude Code sends `HEAD /` before its first request."""
     assert httpx.head(proxy.url + "/").status_code == 200
     assert httpx.get(proxy.url + "/").json()["anthropic"] == "/v1/messages"
+
+
+def test_system_turns_in_the_conversation_become_user_text(proxy: ProxyServer, fake: FakeUpstream) -> None:
+    """Claude Code sends a `system` turn after the user's: one system message first, then alternating roles."""
+    body = {
+        "model": LLAMA,
+        "max_tokens": 32,
+        "system": [{"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}}],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "List the files"}]},
+            {"role": "system", "content": "<system-reminder>cwd is /tmp</system-reminder>"},
+        ],
+        "thinking": {"type": "adaptive", "display": "omitted"},
+        "context_management": {"edits": []},
+        "output_config": {"effort": "medium"},
+    }
+    assert httpx.post(proxy.url + "/v1/messages", json=body).status_code == 200
+    sent = fake.last.body["messages"]
+    assert [m["role"] for m in sent] == ["system", "user"]
+    assert sent[1]["content"] == "List the files\n\n<system-reminder>cwd is /tmp</system-reminder>"
