@@ -1,0 +1,73 @@
+"""Claude Code, the real CLI (`@anthropic-ai/claude-code` from npm, pinned), against the console script on the
+emulator: a small task that uses a tool, to the end. Installed once into a cache (npm's own makes later installs
+fast); skipped, with the reason, when npm or its registry cannot be reached. Run by `.ci/run` as a second step:
+`pytest -m agents`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.console import RunningProxy, clean_env
+
+pytestmark = pytest.mark.agents
+CLAUDE_CODE = "@anthropic-ai/claude-code@2.1.332"
+MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+
+
+@pytest.fixture(scope="session")
+def claude() -> Path:
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed: the agent CLIs cannot be installed")
+    prefix = Path(os.environ.get("AGENT_CLI_CACHE", Path.home() / ".cache" / "workers-ai-proxy" / "agents"))
+    binary = prefix / "node_modules" / ".bin" / "claude"
+    if not binary.exists():
+        prefix.mkdir(parents=True, exist_ok=True)
+        try:
+            done = subprocess.run(
+                [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--silent", CLAUDE_CODE],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.skip(f"npm did not install {CLAUDE_CODE} within 10 minutes (registry unreachable?)")
+        if done.returncode != 0 or not binary.exists():
+            pytest.skip(f"npm could not install {CLAUDE_CODE} (registry unreachable?): {done.stderr[-300:]}")
+    return binary
+
+
+def test_claude_code_completes_a_task_with_a_tool(claude: Path, tmp_path: Path) -> None:
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    with RunningProxy("--emulator", cwd=tmp_path, env=clean_env(PROXY_EMULATOR_TOKEN_DELAY_MS="0")) as proxy:
+        agent_env = {
+            **clean_env(),
+            "HOME": str(home),
+            "ANTHROPIC_BASE_URL": proxy.url,
+            "ANTHROPIC_API_KEY": "sk-local",
+            "ANTHROPIC_MODEL": MODEL,
+            "ANTHROPIC_SMALL_FAST_MODEL": MODEL,
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_TELEMETRY": "1",
+        }
+        done = subprocess.run(
+            [str(claude), "-p", "List the files here", "--max-turns", "4"],
+            cwd=work,
+            env=agent_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        output = proxy.output()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip(), done.stderr
+    requests = [line for line in output.splitlines() if " messages " in line]
+    assert len(requests) >= 2, output  # the model's tool call, then its answer to the tool's result
+    assert all(" 200 " in line for line in requests), output
