@@ -28,6 +28,24 @@ METRICS = (
 Runs = dict[str, dict[str, dict[str, Any]]]
 
 
+def load_protocols(path: Path | None) -> dict[str, Any]:
+    """bench/protocol_streams.py's summary: {chat: {...}, messages: {...}}."""
+    if path is None or not path.exists() or not path.read_text().strip():
+        return {}
+    found: dict[str, Any] = json.loads(path.read_text())
+    return found
+
+
+def protocol_checks(protocols: dict[str, Any]) -> list[tuple[str, str, str, float | None, str, float]]:
+    chat, messages = protocols.get("chat") or {}, protocols.get("messages") or {}
+    cpu = messages["cpu_ms_per_stream"] / chat["cpu_ms_per_stream"] if chat and messages else None
+    ttft = messages["ttft_p50_ms"] - chat["ttft_p50_ms"] if chat and messages else None
+    return [
+        ("gate", "64-token stream CPU, Messages", "Messages/Chat Completions (issue 12)", cpu, "<=", 1.3),
+        ("gate", "64-token stream TTFT p50, Messages", "Messages - Chat Completions, ms", ttft, "<=", 1.0),
+    ]
+
+
 def load(folder: Path, quiet: Path | None = None) -> Runs:
     runs: Runs = {}
     if quiet is not None and (quiet / "ours.json").exists():  # the same build, metrics and access log off
@@ -142,7 +160,7 @@ def machine() -> str:
     return f"{platform.system()} {platform.release()} {platform.machine()}, {model}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}"
 
 
-def render(runs: Runs, folder: Path, command: str) -> str:
+def render(runs: Runs, folder: Path, command: str, protocols: dict[str, Any] | None = None) -> str:
     started = runs.get("ours", {}) and json.loads((folder / "ours.json").read_text()).get("started", "")
     lines = [
         "# Benchmark results: workers-ai-proxy vs the floor and LiteLLM",
@@ -163,6 +181,9 @@ def render(runs: Runs, folder: Path, command: str) -> str:
     ]
     for kind, metric, figure, fn, op, limit in checks():
         got = fn(runs)
+        ok = got is not None and (got <= limit if op == "<=" else got >= limit)
+        lines.append(f"| {kind} | {metric} | {figure} | {fmt(got)} | {op} {fmt(limit)} | {'PASS' if ok else 'FAIL'} |")
+    for kind, metric, figure, got, op, limit in protocol_checks(protocols or {}):
         ok = got is not None and (got <= limit if op == "<=" else got >= limit)
         lines.append(f"| {kind} | {metric} | {figure} | {fmt(got)} | {op} {fmt(limit)} | {'PASS' if ok else 'FAIL'} |")
     labels = [label for label in (*LABELS, "quiet") if label in runs]
@@ -187,8 +208,10 @@ def main() -> None:
     parser.add_argument("folder", type=Path, help="OUT_DIR of run_side_by_side.sh")
     parser.add_argument("--command", default="bash bench/side_by_side.sh")
     parser.add_argument("--quiet", type=Path, help="OUT_DIR of the same build run with metrics and access log off")
+    parser.add_argument("--protocols", type=Path, help="bench/protocol_streams.py's JSON summary")
     args = parser.parse_args()
-    print(render(load(args.folder, args.quiet), args.folder, args.command), end="")
+    runs = load(args.folder, args.quiet)
+    print(render(runs, args.folder, args.command, load_protocols(args.protocols)), end="")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,20 @@ OUT_DIR=$OUT/quiet SKIP_LITELLM=1 SKIP_FLOOR=1 WITH_UPSTREAM=0 ONLY=$QUIET_SCENA
 # The gates are measured as people run it: metrics on (the default) and the access log at `info`, into a file.
 export PROXY_CMD="$PROXY_BIN --port \$PROXY_PORT --log-level info"
 bash "$SHARED_BENCH/run_side_by_side.sh" 2>&1 | tee "$OUT/console.txt"
-python3 "$ROOT/bench/results.py" "$OUT" --quiet "$OUT/quiet" --command "bash bench/side_by_side.sh" > "$ROOT/bench/RESULTS.md"
+# The same 64-token stream as Chat Completions and as Anthropic Messages, alternating on one proxy (issue 12).
+BENCH_PY=${BENCH_VENV:-${TMPDIR:-/tmp}/wap-bench-venv}/bin/python
+taskset -c 0 "$BENCH_PY" "$SHARED_BENCH/fake_upstream.py" --port 18081 >/dev/null 2>&1 &
+FAKE=$!
+sleep 1
+CLOUDFLARE_API_BASE=http://127.0.0.1:18081/client/v4 CLOUDFLARE_ACCOUNT_ID=bench-acct CLOUDFLARE_API_TOKEN=bench-token \
+  taskset -c 1 "$PROXY_BIN" --port 18202 --log-level info > "$OUT/protocols.log" 2>&1 &
+PROXY=$!
+sleep 2
+taskset -c 0 "$BENCH_PY" "$ROOT/bench/protocol_streams.py" --url http://127.0.0.1:18202 --pid "$PROXY" \
+  > "$OUT/protocols.json" || true
+kill "$PROXY" "$FAKE" 2>/dev/null || true
+wait "$PROXY" "$FAKE" 2>/dev/null || true
+python3 "$ROOT/bench/results.py" "$OUT" --quiet "$OUT/quiet" --protocols "$OUT/protocols.json" \
+  --command "bash bench/side_by_side.sh" > "$ROOT/bench/RESULTS.md"
 echo "wrote bench/RESULTS.md from $OUT"
 grep -E "^\| (gate|goal)" "$ROOT/bench/RESULTS.md" | grep -c FAIL | xargs -I{} echo "{} target(s) not met (see bench/RESULTS.md)"
