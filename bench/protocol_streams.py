@@ -14,6 +14,7 @@ import json
 import os
 import statistics
 import time
+from pathlib import Path
 
 import aiohttp
 
@@ -44,7 +45,7 @@ def body(protocol: str, tokens: int) -> dict[str, object]:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
