@@ -59,6 +59,7 @@ def render(
     message = redact(error.message, request, secrets)
     headers = {**(extra_headers or {}), **error.headers, HEADER: request_id(request)}
     if request.scope.get(ERRORS_KEY) == "anthropic":
+        headers["request-id"] = headers[HEADER]
         status, anthropic = status_and_body(error, message)
         return json_response(anthropic, status=status, headers=headers)
     body = error.body()

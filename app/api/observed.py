@@ -51,6 +51,8 @@ def observed(operation: Operation) -> Handler:
         if not isinstance(response, RelayEventSource):
             pipeline.finish(exchange)  # a stream finishes when it ends
         response.raw_headers.append((RAW_NAME, rid.encode("latin-1")))  # a new header: no need to look for it
+        if errors == "anthropic":  # the Anthropic SDKs read theirs from `request-id`
+            response.raw_headers.append((b"request-id", rid.encode("latin-1")))
         return response
 
     return handle

@@ -69,6 +69,7 @@ def test_a_message_whole(claude: anthropic.Anthropic, fake: FakeUpstream) -> Non
     assert [block.type for block in message.content] == ["text"]
     assert message.content[0].text == emulated_text(LLAMA, "Hello there")  # type: ignore[union-attr]
     assert message.usage.input_tokens > 0 and message.usage.output_tokens > 0
+    assert message._request_id and message._request_id.startswith("req_")
     sent = fake.last.body
     assert sent["messages"][0] == {"role": "system", "content": "Be brief."} and sent["max_tokens"] == 256
 
@@ -155,6 +156,7 @@ def test_errors_take_anthropics_shape(claude: anthropic.Anthropic, proxy: ProxyS
     with pytest.raises(anthropic.NotFoundError) as missing:
         claude.messages.create(model="no-such-model", max_tokens=5, messages=HELLO)  # type: ignore[arg-type]
     assert missing.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
+    assert missing.value.request_id and missing.value.request_id.startswith("req_")
     no_budget = httpx.post(proxy.url + "/v1/messages", json={"model": LLAMA, "messages": HELLO})
     assert no_budget.status_code == 400 and no_budget.json()["type"] == "error"
     assert "max_tokens" in no_budget.json()["error"]["message"]
