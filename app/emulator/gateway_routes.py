@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from app.emulator import native_routes, openai_routes
-from app.emulator.replies import envelope_error, gateway_error
+from app.emulator.replies import envelope_error, gateway_error, json_object
 from app.emulator.world import WORLD_KEY
 
 PROVIDERS = ("workers-ai", "openai", "anthropic")  # what the unified API accepts here
@@ -23,7 +23,7 @@ async def gateway_route(request: web.Request) -> web.StreamResponse:
     if not world.authorized(request):
         return envelope_error(401, 10000, "Authentication error")
     rest = request.match_info["rest"]
-    body = await _json_object(request)
+    body = await json_object(request)
     if body is None:
         return gateway_error(400, 2001, "Bad request")
     response: web.StreamResponse
@@ -46,11 +46,3 @@ async def gateway_route(request: web.Request) -> web.StreamResponse:
     if not response.prepared:
         response.headers.update(LOG_HEADERS)
     return response
-
-
-async def _json_object(request: web.Request) -> dict[str, object] | None:
-    try:
-        body = await request.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None

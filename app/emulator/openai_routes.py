@@ -13,27 +13,22 @@ from aiohttp import web
 from app.emulator import generate
 from app.emulator.answers import plan_answer
 from app.emulator.models import UPSTREAM_DEFAULT_MAX_TOKENS
-from app.emulator.replies import client_left, event, json_response, refusal
+from app.emulator.replies import client_left, envelope_error, event, json_object, json_response, refusal
 from app.emulator.world import WORLD_KEY
 
 
 def openai_error(status: int, message: str) -> web.Response:
-    body = {
-        "result": None,
-        "success": False,
-        "errors": [{"code": 5007 if status == 400 else 10000, "message": message}],
-    }
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+    return envelope_error(status, 5007 if status == 400 else 10000, message)
 
 
 async def chat_route(request: web.Request) -> web.StreamResponse:
     refused = refusal(request)
-    return refused if refused is not None else await chat_completions(request, await _json(request))
+    return refused if refused is not None else await chat_completions(request, await json_object(request))
 
 
 async def embeddings_route(request: web.Request) -> web.StreamResponse:
     refused = refusal(request)
-    return refused if refused is not None else embeddings(request, await _json(request))
+    return refused if refused is not None else embeddings(request, await json_object(request))
 
 
 async def chat_completions(
@@ -101,10 +96,3 @@ def embeddings(request: web.Request, body: Any) -> web.Response:
     return json_response(
         {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
     )
-
-
-async def _json(request: web.Request) -> Any:
-    try:
-        return orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        return None

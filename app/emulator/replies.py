@@ -45,6 +45,15 @@ def json_response(payload: Any) -> web.Response:
     return web.Response(body=orjson.dumps(payload), content_type="application/json")
 
 
+async def json_object(request: web.Request) -> dict[str, Any] | None:
+    """The request's body when it is a JSON object; None otherwise (the route answers its own 400)."""
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
 def event(payload: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
