@@ -48,10 +48,11 @@ from app.routing.resolver import Router
 from app.server.limits import ConnectionLimits
 from app.server.warden import STATE_KEY as WARDEN_KEY
 from app.server.warden import ConnectionWarden
-from app.serving import ChatCompletions, Completions, Embeddings, GatewayLogs, Messages, Models, Serving
+from app.serving import ChatCompletions, Completions, Embeddings, GatewayLogs, Messages, Models, Responses, Serving
 from app.serving.chat import ChatLimits
 from app.serving.readiness import Readiness
 from app.settings import Settings, load_settings
+from app.stores.responses import MemoryResponseStore
 from app.upstream.addresses import AddressPolicy, is_public
 from app.upstream.catalogue_pages import catalogue_page
 from app.upstream.client import UpstreamClient
@@ -193,6 +194,10 @@ def create_app(
             serving = Serving(
                 chat=chat,
                 messages=Messages(chat),
+                responses=Responses(
+                    chat,
+                    MemoryResponseStore(settings.proxy_responses_max, settings.proxy_responses_ttl, time.monotonic),
+                ),
                 completions=Completions(pipeline, settings.proxy_max_n),
                 embeddings=Embeddings(
                     pipeline, InputLimits(settings.proxy_embeddings_max_inputs, settings.proxy_embeddings_max_chars)

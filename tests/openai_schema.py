@@ -34,7 +34,9 @@ OPERATIONS = {
     ("POST", "/completions"): ("CreateCompletionResponse", "CreateCompletionResponse"),
     ("POST", "/embeddings"): ("CreateEmbeddingResponse", None),
     ("GET", "/models"): ("ListModelsResponse", None),
+    ("POST", "/responses"): ("Response", "ResponseStreamEvent"),
 }
+RESPONSE_STREAM_EVENT = "ResponseStreamEvent"  # validated by the schema its `type` names (one of ~60)
 
 
 @cache
@@ -61,6 +63,22 @@ def validator(component: str) -> Any:
     return jsonschema_rs.validator_for(schema)
 
 
+@cache
+def _event_schemas() -> dict[str, str]:
+    """A Responses stream event's `type` -> the component that describes it."""
+    schemas = _document()["components"]["schemas"]
+    out = {}
+    for option in schemas[RESPONSE_STREAM_EVENT]["anyOf"]:
+        name = option["$ref"].rsplit("/", 1)[1]
+        for kind in schemas[name]["properties"]["type"].get("enum", []):
+            out[kind] = name
+    return out
+
+
+def _event_schema(kind: Any) -> str:
+    return _event_schemas().get(str(kind), RESPONSE_STREAM_EVENT)
+
+
 def problems(component: str, payload: Any) -> list[str]:
     return [
         f"{component}: {error.message} at {list(error.instance_path)}"
@@ -77,6 +95,9 @@ def check(method: str, path: str, status: int, content_type: str, body: bytes) -
     path = path.removeprefix("/v1")
     if path.startswith("/models/") and method == "GET":
         return problems("Model", json.loads(body))
+    if path.startswith("/responses/") and method == "GET":
+        listed = path.endswith("/input_items")
+        return problems("ResponseItemList" if listed else "Response", json.loads(body))
     schemas = OPERATIONS.get((method, path))
     if schemas is None:
         return []
@@ -88,7 +109,10 @@ def check(method: str, path: str, status: int, content_type: str, body: bytes) -
         if data == b"[DONE]":
             continue
         payload = json.loads(data)
-        found += problems("ErrorResponse" if "error" in payload else frame or whole, _as_documented(payload))
+        if frame == RESPONSE_STREAM_EVENT:
+            found += problems(_event_schema(payload.get("type")), payload)
+        else:
+            found += problems("ErrorResponse" if "error" in payload else frame or whole, _as_documented(payload))
     return found
 
 

@@ -66,6 +66,7 @@ FORBIDDEN = {
     "policies": ("app.api", "app.serving", "app.pipeline", "app.upstream", *HTTP),
     "routing": ("app.api", "app.serving", "app.pipeline", "app.dialects", "app.upstream", *HTTP),
     "bridges": ("app.api", "app.serving", "app.pipeline", "app.dialects", "app.upstream", "app.emulator", *HTTP),
+    "stores": ("app.api", "app.serving", "app.pipeline", "app.dialects", "app.upstream", "app.emulator", *HTTP),
     "frames": ("app.api", "app.serving", "app.pipeline", "app.dialects", "app.upstream", "app.emulator", *HTTP),
     "models": ("app.api", "app.serving", "app.pipeline", "app.dialects", "app.upstream", "app.routing", *HTTP),
     "emulator": ("app.api", "app.serving", "app.pipeline", "app.dialects", "app.upstream", "app.protocol"),

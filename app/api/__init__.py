@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from app.api import chat, completions, embeddings, gateway_logs, messages, models, probes
+from app.api import chat, completions, embeddings, gateway_logs, messages, models, probes, responses
 from app.api.operation import Operation
 
 OPERATIONS: tuple[Operation, ...] = (
     *chat.OPERATIONS,
     *completions.OPERATIONS,
     *messages.OPERATIONS,
+    *responses.OPERATIONS,
     *embeddings.OPERATIONS,
     *gateway_logs.OPERATIONS,
     *models.OPERATIONS,

@@ -113,6 +113,9 @@ class MessagesEnding:
     def __init__(self, encoder: MessagesEncoder) -> None:
         self._encoder = encoder
 
+    async def completed(self, usage: Usage | None) -> None:
+        return None
+
     def closing(self, total: Usage | None) -> bytes:
         delta = {
             "type": "message_delta",

@@ -50,6 +50,9 @@ class StreamEnding(Protocol):
 
     keepalive: bytes
 
+    async def completed(self, usage: Usage | None) -> None:
+        """The answer is whole: work due before the closing frames leave (the Responses store)."""
+
     def closing(self, usage: Usage | None) -> bytes: ...
 
     def failure(self, error: ProxyError) -> bytes: ...
@@ -64,6 +67,9 @@ class OpenAIEnding:
 
     def __init__(self, usage: FrameEncoder | None = None) -> None:
         self._usage = usage
+
+    async def completed(self, usage: Usage | None) -> None:
+        return None
 
     def closing(self, usage: Usage | None) -> bytes:
         if self._usage is None or usage is None:

@@ -247,6 +247,7 @@ async def _completion(
                 body.on_first = None
             yield frames
         total = total_usage_of([sink.usage for sink in sinks], prompts)
+        await ending.completed(total)
         yield ending.closing(total)
         await body.end("completed", total, None)
     except ProxyError as exc:

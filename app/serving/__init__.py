@@ -11,6 +11,7 @@ from app.serving.embeddings import Embeddings
 from app.serving.gateway_logs import GatewayLogs
 from app.serving.messages import Messages
 from app.serving.models import Models
+from app.serving.responses import Responses
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,7 @@ class Serving:
     models: Models
     gateway_logs: GatewayLogs
     messages: Messages
+    responses: Responses
 
 
-__all__ = ["ChatCompletions", "Completions", "Embeddings", "GatewayLogs", "Messages", "Models", "Serving"]
+__all__ = ["ChatCompletions", "Completions", "Embeddings", "GatewayLogs", "Messages", "Models", "Responses", "Serving"]

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from app.bridges.turns import merged
 from app.errors import InvalidRequest
 from app.protocol.anthropic.messages import MessageParam, MessagesRequest
 from app.protocol.chat import ChatCompletionRequest
@@ -34,7 +35,7 @@ def to_chat(request: MessagesRequest) -> Translated:
     body: dict[str, Any] = {
         "model": request.model,
         "messages": _system(request.system)
-        + _merged([m for i, turn in enumerate(request.messages) for m in _turn(turn, i)]),
+        + merged([m for i, turn in enumerate(request.messages) for m in _turn(turn, i)]),
         "max_tokens": request.max_tokens,
         "stream": bool(request.stream),
     }
@@ -80,25 +81,6 @@ def _turn(turn: MessageParam, index: int) -> list[dict[str, Any]]:
     if turn.role == "assistant":
         return [_assistant(turn.content, where)]
     return _user(turn.content, where)
-
-
-def _merged(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Consecutive user messages as one (tool results stay apart): some chat templates refuse two in a row."""
-    out: list[dict[str, Any]] = []
-    for message in messages:
-        previous = out[-1] if out else None
-        if previous is not None and previous["role"] == message["role"] == "user":
-            out[-1] = {"role": "user", "content": _joined(previous["content"], message["content"])}
-        else:
-            out.append(message)
-    return out
-
-
-def _joined(first: Any, second: Any) -> Any:
-    if isinstance(first, str) and isinstance(second, str):
-        return f"{first}\n\n{second}" if first and second else first or second
-    parts = [p for c in (first, second) for p in ([{"type": "text", "text": c}] if isinstance(c, str) else c)]
-    return [p for p in parts if p.get("type") != "text" or p.get("text")]
 
 
 def _user(blocks: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
