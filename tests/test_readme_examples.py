@@ -1,4 +1,4 @@
-"""The README's tool-loop and structured-output examples, run as written against the emulator."""
+"""The README's tool-loop, structured-output and Agents SDK examples, run as written against the emulator."""
 
 from __future__ import annotations
 
@@ -40,3 +40,12 @@ def test_example_runs(emulator: RunningProxy, tmp_path: Path, index: int) -> Non
         assert "tool result" in output  # the emulator's answer quotes the tool result it was given
     else:
         assert "name=" in output and "population=" in output
+
+
+def test_the_agents_sdk_example_runs(emulator: RunningProxy, tmp_path: Path) -> None:
+    (code,) = re.findall(r"```python\n(.*?)```", section("Using it with agents"), re.S)
+    script = tmp_path / "agent.py"
+    script.write_text(code.replace("http://127.0.0.1:8787/v1", emulator.url + "/v1"))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Emulated reply from @cf/openai/gpt-oss-120b to: Say hello")

@@ -97,4 +97,5 @@ def example_value(schema: Any, root: Any = None, depth: int = 0) -> Any:
         return {name: example_value(sub, root, depth + 1) for name, sub in properties.items()}
     if kind == "array":
         return [example_value(schema.get("items", {}), root, depth + 1)]
-    return {"integer": 1, "number": 1.5, "boolean": True, "null": None}.get(kind, "example")
+    # a whole number even for `number`: tools (Codex's) often read their numbers as integers
+    return {"integer": 1, "number": 1, "boolean": True, "null": None}.get(kind, "example")

@@ -1,17 +1,16 @@
 """Claude Code, the real CLI (`@anthropic-ai/claude-code` from npm, pinned), against the console script on the
-emulator: a small task that uses a tool, to the end. Installed once into a cache (npm's own makes later installs
-fast); skipped, with the reason, when npm or its registry cannot be reached. Run by `.ci/run` as a second step:
+emulator: a small task that uses a tool, to the end. Installed by `tests/agents/npm.py`; skipped, with the reason,
+when npm or its registry cannot be reached. Run by `.ci/run` as a second step:
 `pytest -m agents`."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.agents.npm import cli
 from tests.console import RunningProxy, clean_env
 
 pytestmark = pytest.mark.agents
@@ -21,25 +20,7 @@ MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 
 @pytest.fixture(scope="session")
 def claude() -> Path:
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed: the agent CLIs cannot be installed")
-    prefix = Path(os.environ.get("AGENT_CLI_CACHE", Path.home() / ".cache" / "workers-ai-proxy" / "agents"))
-    binary = prefix / "node_modules" / ".bin" / "claude"
-    if not binary.exists():
-        prefix.mkdir(parents=True, exist_ok=True)
-        try:
-            done = subprocess.run(
-                [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--silent", CLAUDE_CODE],
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-        except subprocess.TimeoutExpired:
-            pytest.skip(f"npm did not install {CLAUDE_CODE} within 10 minutes (registry unreachable?)")
-        if done.returncode != 0 or not binary.exists():
-            pytest.skip(f"npm could not install {CLAUDE_CODE} (registry unreachable?): {done.stderr[-300:]}")
-    return binary
+    return cli(CLAUDE_CODE, "claude")
 
 
 def test_claude_code_completes_a_task_with_a_tool(claude: Path, tmp_path: Path) -> None:
