@@ -37,6 +37,7 @@ class FinalChoice:
     tool_calls: list[dict[str, Any]]
     finish_reason: str
     usage: Usage | None
+    stop_sequence: str | None = None  # the stop sequence the proxy cut the answer at
 
 
 def finish_reason(
@@ -72,15 +73,15 @@ def finalize(answer: UpstreamAnswer, plan: OutputPlan) -> FinalChoice:
     calls = openai_tool_calls(answer.tool_calls)
     if not calls and plan.tool_names and content:
         calls, content = tool_calls_in_text(content, plan.tool_names)
-    stopped = False
+    sequence = None
     if plan.stop and content:
-        content, stopped = cut_at_stop(content, plan.stop)
+        content, sequence = cut_at_stop(content, plan.stop)
     reason = finish_reason(
         answer.finish,
         answer.usage,
         plan.max_tokens,
         tool_calls=bool(calls),
-        stopped=stopped,
+        stopped=sequence is not None,
         unfinished_thinking=unfinished and not content,
     )
     return FinalChoice(
@@ -89,6 +90,7 @@ def finalize(answer: UpstreamAnswer, plan: OutputPlan) -> FinalChoice:
         tool_calls=calls,
         finish_reason=reason,
         usage=answer.usage,
+        stop_sequence=sequence if reason == "stop" else None,
     )
 
 

@@ -148,7 +148,8 @@ class ChoiceStream:
             stopped=self.stopped,
             unfinished_thinking=unfinished_thinking and not self._content_written,
         )
-        self._write(self._encoder.finish(reason))
+        sequence = self._stop.sequence if self._stop is not None and reason == "stop" else None
+        self._write(self._encoder.finish(reason, sequence))
         self.finished = True
 
     # -- internals ---------------------------------------------------------------------------------

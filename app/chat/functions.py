@@ -103,7 +103,7 @@ class FunctionCallEncoder:
     def tool_call_arguments(self, position: int, arguments: str) -> bytes:
         return b"" if position else self._inner.delta({"function_call": {"arguments": arguments}})
 
-    def finish(self, reason: str) -> bytes:
+    def finish(self, reason: str, stop_sequence: str | None = None) -> bytes:
         return self._inner.finish("function_call" if reason == "tool_calls" else reason)
 
     def usage(self, usage: Usage) -> bytes:

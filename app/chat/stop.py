@@ -5,29 +5,30 @@ from __future__ import annotations
 from app.chat.markers import first_marker, held_suffix
 
 
-def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
-    """The text up to the first stop sequence, and whether one was found."""
-    position, _ = first_marker(text, stops)
-    return (text[:position], True) if position >= 0 else (text, False)
+def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, str | None]:
+    """The text up to the first stop sequence, and the sequence found (None when none was)."""
+    position, marker = first_marker(text, stops)
+    return (text[:position], marker) if position >= 0 else (text, None)
 
 
 class StopScanner:
     """Streams text through, holding back an end that might be the start of a stop sequence."""
 
-    __slots__ = ("_held", "_stops", "matched")
+    __slots__ = ("_held", "_stops", "matched", "sequence")
 
     def __init__(self, stops: tuple[str, ...]) -> None:
         self._stops = stops
         self._held = ""
         self.matched = False
+        self.sequence: str | None = None  # the stop sequence that matched
 
     def feed(self, text: str) -> str:
         if self.matched:
             return ""
         text = self._held + text
-        position, _ = first_marker(text, self._stops)
+        position, marker = first_marker(text, self._stops)
         if position >= 0:
-            self.matched = True
+            self.matched, self.sequence = True, marker
             self._held = ""
             return text[:position]
         keep = held_suffix(text, self._stops)

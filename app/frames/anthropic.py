@@ -24,7 +24,7 @@ def event(name: str, payload: dict[str, Any]) -> bytes:
 class MessagesEncoder:
     """A FrameEncoder for one message: tracks the open block so that every block is started and stopped once."""
 
-    __slots__ = ("_blocks", "_id", "_model", "_open", "_text_prefix", "_tools", "stop_reason")
+    __slots__ = ("_blocks", "_id", "_model", "_open", "_text_prefix", "_tools", "stop_reason", "stop_sequence")
 
     def __init__(self, message_id: str, model: str) -> None:
         self._id, self._model = message_id, model
@@ -33,6 +33,7 @@ class MessagesEncoder:
         self._tools: dict[int, int] = {}  # tool call position -> block index
         self._text_prefix = b""
         self.stop_reason = "end_turn"
+        self.stop_sequence: str | None = None
 
     def role(self) -> bytes:
         message: dict[str, Any] = {
@@ -73,8 +74,9 @@ class MessagesEncoder:
         }
         return event("content_block_delta", delta)
 
-    def finish(self, reason: str) -> bytes:
-        self.stop_reason = stop_reason(reason)
+    def finish(self, reason: str, stop_sequence: str | None = None) -> bytes:
+        self.stop_reason = stop_reason(reason, stop_sequence)
+        self.stop_sequence = stop_sequence
         return self._stop()
 
     def usage(self, usage: Usage) -> bytes:
@@ -119,7 +121,7 @@ class MessagesEnding:
     def closing(self, total: Usage | None) -> bytes:
         delta = {
             "type": "message_delta",
-            "delta": {"stop_reason": self._encoder.stop_reason, "stop_sequence": None},
+            "delta": {"stop_reason": self._encoder.stop_reason, "stop_sequence": self._encoder.stop_sequence},
             "usage": usage(total),
         }
         return event("message_delta", delta) + event("message_stop", {"type": "message_stop"})

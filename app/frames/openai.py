@@ -39,7 +39,8 @@ class FrameEncoder(Protocol):
 
     def tool_call_arguments(self, position: int, arguments: str) -> bytes: ...
 
-    def finish(self, reason: str) -> bytes: ...
+    def finish(self, reason: str, stop_sequence: str | None = None) -> bytes:
+        """The choice's last frame; `stop_sequence`: the one the proxy cut the answer at, if it did."""
 
     def usage(self, usage: Usage) -> bytes: ...
 
@@ -125,7 +126,7 @@ class ChunkEncoder:
             self._tools_prefix + orjson.dumps([{"index": position, "function": {"arguments": arguments}}]) + self._tail
         )
 
-    def finish(self, reason: str) -> bytes:
+    def finish(self, reason: str, stop_sequence: str | None = None) -> bytes:
         return self._choice + b'},"logprobs":null,"finish_reason":' + orjson.dumps(reason) + b"}]" + self._end
 
     def delta(self, fields: dict[str, Any]) -> bytes:
@@ -164,7 +165,7 @@ class CompletionChunkEncoder:
     def tool_call_arguments(self, position: int, arguments: str) -> bytes:
         return b""
 
-    def finish(self, reason: str) -> bytes:
+    def finish(self, reason: str, stop_sequence: str | None = None) -> bytes:
         return self._text_prefix + b'""' + self._text_tail + orjson.dumps(reason) + b"}]" + self._end
 
     def usage(self, usage: Usage) -> bytes:

@@ -98,7 +98,7 @@ class ResponsesEncoder:
         delta = {"type": "response.function_call_arguments.delta", "item_id": call.item_id}
         return self.event({**delta, "output_index": call.index, "delta": arguments})
 
-    def finish(self, reason: str) -> bytes:
+    def finish(self, reason: str, stop_sequence: str | None = None) -> bytes:
         self.finish_reason = reason
         status = "incomplete" if reason in INCOMPLETE else "completed"
         out = self.role()

@@ -214,3 +214,15 @@ def test_system_turns_in_the_conversation_become_user_text(proxy: ProxyServer, f
     sent = fake.last.body["messages"]
     assert [m["role"] for m in sent] == ["system", "user"]
     assert sent[1]["content"] == "List the files\n\n<system-reminder>cwd is /tmp</system-reminder>"
+
+
+def test_a_matched_stop_sequence_is_the_stop_reason(claude: anthropic.Anthropic, proxy: ProxyServer) -> None:
+    """The proxy enforces stop sequences where Workers AI does not, so it knows which one matched."""
+    message = claude.messages.create(model=LLAMA, max_tokens=256, messages=HELLO, stop_sequences=["nope", "reply"])  # type: ignore[arg-type]
+    assert message.content[0].text == "Emulated "  # type: ignore[union-attr]
+    assert message.stop_reason == "stop_sequence" and message.stop_sequence == "reply"
+    with claude.messages.stream(model=LLAMA, max_tokens=256, messages=HELLO, stop_sequences=["reply"]) as stream:  # type: ignore[arg-type]
+        final = stream.get_final_message()
+    assert final.stop_reason == "stop_sequence" and final.stop_sequence == "reply"
+    unmatched = claude.messages.create(model=LLAMA, max_tokens=256, messages=HELLO, stop_sequences=["zzz"])  # type: ignore[arg-type]
+    assert unmatched.stop_reason == "end_turn" and unmatched.stop_sequence is None

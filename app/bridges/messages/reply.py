@@ -14,7 +14,9 @@ from app.protocol.common import Usage
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 
 
-def stop_reason(finish: str | None) -> str:
+def stop_reason(finish: str | None, stop_sequence: str | None = None) -> str:
+    if stop_sequence is not None:
+        return "stop_sequence"
     return STOP_REASONS.get(finish or "stop", "end_turn")
 
 
@@ -43,8 +45,8 @@ def message(ids: CompletionIds, finals: list[FinalChoice]) -> dict[str, Any]:
         "role": "assistant",
         "model": ids.model,
         "content": content,
-        "stop_reason": stop_reason(final.finish_reason),
-        "stop_sequence": None,
+        "stop_reason": stop_reason(final.finish_reason, final.stop_sequence),
+        "stop_sequence": final.stop_sequence,
         "usage": usage(total_usage_of([final.usage])),
     }
 
