@@ -8,24 +8,26 @@ from app.chat.stop import StopScanner, cut_at_stop
 from tests.chat.pieces import cuts
 
 
-def run(pieces: list[str], stops: tuple[str, ...]) -> tuple[str, bool]:
+def run(pieces: list[str], stops: tuple[str, ...]) -> tuple[str, str | None]:
     scanner = StopScanner(stops)
     out = "".join(scanner.feed(piece) for piece in pieces)
     if not scanner.matched:
         out += scanner.flush()
-    return out, scanner.matched
+    return out, scanner.sequence
 
 
 @pytest.mark.parametrize(
     ("text", "stops", "expected"),
     [
-        ("one two END three", ("END",), ("one two ", True)),
-        ("a\n\nb", ("\n\n", "b"), ("a", True)),
-        ("no stop at all EN", ("END",), ("no stop at all EN", False)),
-        ("xxENDyyEND", ("END", "yy"), ("xx", True)),
+        ("one two END three", ("END",), ("one two ", "END")),
+        ("a\n\nb", ("\n\n", "b"), ("a", "\n\n")),
+        ("no stop at all EN", ("END",), ("no stop at all EN", None)),
+        ("xxENDyyEND", ("END", "yy"), ("xx", "END")),
     ],
 )
-def test_any_cut_stops_at_the_first_sequence(text: str, stops: tuple[str, ...], expected: tuple[str, bool]) -> None:
+def test_any_cut_stops_at_the_first_sequence(
+    text: str, stops: tuple[str, ...], expected: tuple[str, str | None]
+) -> None:
     for name, pieces in cuts(text).items():
         assert run(pieces, stops) == expected, name
     assert cut_at_stop(text, stops) == expected
