@@ -29,7 +29,7 @@ Runs = dict[str, dict[str, dict[str, Any]]]
 
 
 def load_protocols(path: Path | None) -> dict[str, Any]:
-    """bench/protocol_streams.py's summary: {chat: {...}, messages: {...}}."""
+    """bench/protocol_streams.py's summary: {chat: {...}, messages: {...}, responses: {...}}."""
     if path is None or not path.exists() or not path.read_text().strip():
         return {}
     found: dict[str, Any] = json.loads(path.read_text())
@@ -37,13 +37,18 @@ def load_protocols(path: Path | None) -> dict[str, Any]:
 
 
 def protocol_checks(protocols: dict[str, Any]) -> list[tuple[str, str, str, float | None, str, float]]:
-    chat, messages = protocols.get("chat") or {}, protocols.get("messages") or {}
-    cpu = messages["cpu_ms_per_stream"] / chat["cpu_ms_per_stream"] if chat and messages else None
-    ttft = messages["ttft_p50_ms"] - chat["ttft_p50_ms"] if chat and messages else None
-    return [
-        ("gate", "64-token stream CPU, Messages", "Messages/Chat Completions (issue 12)", cpu, "<=", 1.3),
-        ("gate", "64-token stream TTFT p50, Messages", "Messages - Chat Completions, ms", ttft, "<=", 1.0),
-    ]
+    """Each bridge's 64-token stream against Chat Completions' in the same run (issue 12)."""
+    chat = protocols.get("chat") or {}
+    checks: list[tuple[str, str, str, float | None, str, float]] = []
+    for key, name in (("messages", "Messages"), ("responses", "Responses")):
+        bridge = protocols.get(key) or {}
+        cpu = bridge["cpu_ms_per_stream"] / chat["cpu_ms_per_stream"] if chat and bridge else None
+        ttft = bridge["ttft_p50_ms"] - chat["ttft_p50_ms"] if chat and bridge else None
+        checks += [
+            ("gate", f"64-token stream CPU, {name}", f"{name}/Chat Completions (issue 12)", cpu, "<=", 1.3),
+            ("gate", f"64-token stream TTFT p50, {name}", f"{name} - Chat Completions, ms, c=1", ttft, "<=", 1.0),
+        ]
+    return checks
 
 
 def load(folder: Path, quiet: Path | None = None) -> Runs:
@@ -79,9 +84,30 @@ def checks() -> list[Check]:
     out: list[Check] = []
     for sc in ("chat_c16", "chat_c64", "chat_c256"):
         out += [
-            ("gate", f"{sc} CPU/req", "ours/floor", lambda r, s=sc: ratio(r, s, "proxy_cpu_ms_per_req", "floor"), "<=", 3),
-            ("gate", f"{sc} CPU/req", "ours/LiteLLM", lambda r, s=sc: ratio(r, s, "proxy_cpu_ms_per_req", "litellm"), "<=", 0.1),
-            ("goal", f"{sc} CPU/req", "ours/floor", lambda r, s=sc: ratio(r, s, "proxy_cpu_ms_per_req", "floor"), "<=", 2),
+            (
+                "gate",
+                f"{sc} CPU/req",
+                "ours/floor",
+                lambda r, s=sc: ratio(r, s, "proxy_cpu_ms_per_req", "floor"),
+                "<=",
+                3,
+            ),
+            (
+                "gate",
+                f"{sc} CPU/req",
+                "ours/LiteLLM",
+                lambda r, s=sc: ratio(r, s, "proxy_cpu_ms_per_req", "litellm"),
+                "<=",
+                0.1,
+            ),
+            (
+                "goal",
+                f"{sc} CPU/req",
+                "ours/floor",
+                lambda r, s=sc: ratio(r, s, "proxy_cpu_ms_per_req", "floor"),
+                "<=",
+                2,
+            ),
         ]
     out += [
         ("gate", "chat_c64 RPS", "ours/floor", lambda r: ratio(r, "chat_c64", "rps", "floor"), ">=", 0.33),
@@ -89,20 +115,81 @@ def checks() -> list[Check]:
         ("goal", "chat_c64 RPS", "ours/floor", lambda r: ratio(r, "chat_c64", "rps", "floor"), ">=", 0.5),
         ("gate", "chat_c1 p50", "ours/floor", lambda r: ratio(r, "chat_c1", "p50_ms", "floor"), "<=", 3),
         ("goal", "chat_c1 p50", "ours/floor", lambda r: ratio(r, "chat_c1", "p50_ms", "floor"), "<=", 1.5),
-        ("gate", "stream_c16 CPU/stream", "ours/floor", lambda r: ratio(r, "stream_c16", "proxy_cpu_ms_per_req", "floor"), "<=", 3),
-        ("gate", "stream_c16 CPU/stream", "ours/LiteLLM", lambda r: ratio(r, "stream_c16", "proxy_cpu_ms_per_req", "litellm"), "<=", 1 / 25),
-        ("goal", "stream_c16 CPU/stream", "ours/floor", lambda r: ratio(r, "stream_c16", "proxy_cpu_ms_per_req", "floor"), "<=", 2),
+        (
+            "gate",
+            "stream_c16 CPU/stream",
+            "ours/floor",
+            lambda r: ratio(r, "stream_c16", "proxy_cpu_ms_per_req", "floor"),
+            "<=",
+            3,
+        ),
+        (
+            "gate",
+            "stream_c16 CPU/stream",
+            "ours/LiteLLM",
+            lambda r: ratio(r, "stream_c16", "proxy_cpu_ms_per_req", "litellm"),
+            "<=",
+            1 / 25,
+        ),
+        (
+            "goal",
+            "stream_c16 CPU/stream",
+            "ours/floor",
+            lambda r: ratio(r, "stream_c16", "proxy_cpu_ms_per_req", "floor"),
+            "<=",
+            2,
+        ),
         ("gate", "stream_c1 TTFT p50", "ours/floor", lambda r: ratio(r, "stream_c1", "ttft_p50_ms", "floor"), "<=", 2),
-        ("goal", "stream_c1 TTFT p50", "ours - floor, ms",
-         lambda r: _diff(r, "stream_c1", "ttft_p50_ms"), "<=", 1),
-        ("gate", "stream_c256_paced errors+timeouts", "count",
-         lambda r: _failures(r, "stream_c256_paced"), "<=", 0),
-        ("gate", "stream_c256_paced p50", "ours/fake's own", lambda r: ratio(r, "stream_c256_paced", "p50_ms", "upstream"), "<=", 1.1),
-        ("gate", "stream_c256_paced TTFT p99", "ours/floor", lambda r: ratio(r, "stream_c256_paced", "ttft_p99_ms", "floor"), "<=", 2),
-        ("goal", "stream_c256_paced TTFT p99", "ours/floor", lambda r: ratio(r, "stream_c256_paced", "ttft_p99_ms", "floor"), "<=", 1.3),
-        ("gate", "embed_c16 CPU/req", "ours/floor", lambda r: ratio(r, "embed_c16", "proxy_cpu_ms_per_req", "floor"), "<=", 3),
-        ("gate", "embed_c16 CPU/req", "ours/LiteLLM", lambda r: ratio(r, "embed_c16", "proxy_cpu_ms_per_req", "litellm"), "<=", 1 / 15),
-        ("goal", "embed_c16 CPU/req", "ours/floor", lambda r: ratio(r, "embed_c16", "proxy_cpu_ms_per_req", "floor"), "<=", 2),
+        ("goal", "stream_c1 TTFT p50", "ours - floor, ms", lambda r: _diff(r, "stream_c1", "ttft_p50_ms"), "<=", 1),
+        ("gate", "stream_c256_paced errors+timeouts", "count", lambda r: _failures(r, "stream_c256_paced"), "<=", 0),
+        (
+            "gate",
+            "stream_c256_paced p50",
+            "ours/fake's own",
+            lambda r: ratio(r, "stream_c256_paced", "p50_ms", "upstream"),
+            "<=",
+            1.1,
+        ),
+        (
+            "gate",
+            "stream_c256_paced TTFT p99",
+            "ours/floor",
+            lambda r: ratio(r, "stream_c256_paced", "ttft_p99_ms", "floor"),
+            "<=",
+            2,
+        ),
+        (
+            "goal",
+            "stream_c256_paced TTFT p99",
+            "ours/floor",
+            lambda r: ratio(r, "stream_c256_paced", "ttft_p99_ms", "floor"),
+            "<=",
+            1.3,
+        ),
+        (
+            "gate",
+            "embed_c16 CPU/req",
+            "ours/floor",
+            lambda r: ratio(r, "embed_c16", "proxy_cpu_ms_per_req", "floor"),
+            "<=",
+            3,
+        ),
+        (
+            "gate",
+            "embed_c16 CPU/req",
+            "ours/LiteLLM",
+            lambda r: ratio(r, "embed_c16", "proxy_cpu_ms_per_req", "litellm"),
+            "<=",
+            1 / 15,
+        ),
+        (
+            "goal",
+            "embed_c16 CPU/req",
+            "ours/floor",
+            lambda r: ratio(r, "embed_c16", "proxy_cpu_ms_per_req", "floor"),
+            "<=",
+            2,
+        ),
         ("gate", "peak RSS (all scenarios)", "ours/floor", lambda r: _peak_ratio(r, "floor"), "<=", 1.5),
         ("gate", "peak RSS (all scenarios)", "ours/LiteLLM", lambda r: _peak_ratio(r, "litellm"), "<=", 0.25),
         ("goal", "peak RSS (all scenarios)", "ours/floor", lambda r: _peak_ratio(r, "floor"), "<=", 1.2),
@@ -110,8 +197,14 @@ def checks() -> list[Check]:
     ]
     for sc in ("chat_c16", "chat_c64", "chat_c256", "stream_c16", "embed_c16"):
         out.append(
-            ("gate", f"{sc} CPU/req, observability on", "on/off (issue 11)",
-             lambda r, s=sc: ratio(r, s, "proxy_cpu_ms_per_req", "quiet"), "<=", 1.1)
+            (
+                "gate",
+                f"{sc} CPU/req, observability on",
+                "on/off (issue 11)",
+                lambda r, s=sc: ratio(r, s, "proxy_cpu_ms_per_req", "quiet"),
+                "<=",
+                1.1,
+            )
         )
     return out
 
@@ -187,19 +280,36 @@ def render(runs: Runs, folder: Path, command: str, protocols: dict[str, Any] | N
         ok = got is not None and (got <= limit if op == "<=" else got >= limit)
         lines.append(f"| {kind} | {metric} | {figure} | {fmt(got)} | {op} {fmt(limit)} | {'PASS' if ok else 'FAIL'} |")
     labels = [label for label in (*LABELS, "quiet") if label in runs]
-    lines += ["", "## Every scenario", "", "| scenario | metric | " + " | ".join(labels) + " | ours/floor | ours/LiteLLM |",
-              "|---|---|" + "--:|" * (len(labels) + 2)]
+    lines += [
+        "",
+        "## Every scenario",
+        "",
+        "| scenario | metric | " + " | ".join(labels) + " | ours/floor | ours/LiteLLM |",
+        "|---|---|" + "--:|" * (len(labels) + 2),
+    ]
     for scenario in runs.get("ours", {}):
         for metric, title in METRICS:
             cells = [value(runs, label, scenario, metric) for label in labels]
             if cells[0] is None:
                 continue
             lines.append(
-                f"| {scenario} | {title} | " + " | ".join(fmt(c) for c in cells)
+                f"| {scenario} | {title} | "
+                + " | ".join(fmt(c) for c in cells)
                 + f" | {fmt(ratio(runs, scenario, metric, 'floor'))} | {fmt(ratio(runs, scenario, metric, 'litellm'))} |"
             )
         errors = [runs.get(label, {}).get(scenario, {}).get("errors") for label in labels]
         lines.append(f"| {scenario} | errors | " + " | ".join("-" if e is None else str(e) for e in errors) + " | | |")
+    if protocols:
+        lines += [
+            "",
+            "## One 64-token stream per protocol (bench/protocol_streams.py, one proxy, protocols in turn)",
+            "",
+            "| protocol | CPU ms/stream (c=16) | TTFT p50 ms (c=1) | TTFT p50 ms (c=16, mostly queueing) | errors |",
+            "|---|--:|--:|--:|--:|",
+        ]
+        for name, row in protocols.items():
+            cells = [row.get(k) for k in ("cpu_ms_per_stream", "ttft_p50_ms", "ttft_p50_ms_loaded", "errors")]
+            lines.append(f"| {name} | " + " | ".join(fmt(c) if isinstance(c, float) else str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -26,7 +26,7 @@ OUT_DIR=$OUT/quiet SKIP_LITELLM=1 SKIP_FLOOR=1 WITH_UPSTREAM=0 ONLY=$QUIET_SCENA
 # The gates are measured as people run it: metrics on (the default) and the access log at `info`, into a file.
 export PROXY_CMD="$PROXY_BIN --port \$PROXY_PORT --log-level info"
 bash "$SHARED_BENCH/run_side_by_side.sh" 2>&1 | tee "$OUT/console.txt"
-# The same 64-token stream as Chat Completions and as Anthropic Messages, alternating on one proxy (issue 12).
+# The same 64-token stream as Chat Completions, Anthropic Messages and OpenAI Responses, in turn, on one proxy (issue 12).
 BENCH_PY=${BENCH_VENV:-${TMPDIR:-/tmp}/wap-bench-venv}/bin/python
 taskset -c 0 "$BENCH_PY" "$SHARED_BENCH/fake_upstream.py" --port 18081 >/dev/null 2>&1 &
 FAKE=$!

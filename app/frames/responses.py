@@ -70,13 +70,21 @@ class ResponsesEncoder:
     def role(self) -> bytes:
         if self._seq:
             return b""
-        response = self._shell.response(self._ids, "in_progress", [])
-        created = self.event({"type": "response.created", "response": response})
-        return created + self.event({"type": "response.in_progress", "response": response})
+        response = orjson.dumps(self._shell.response(self._ids, "in_progress", []))  # once, for both events
+        self._seq = 2
+        return (
+            b'event: response.created\ndata: {"type":"response.created","response":%b,"sequence_number":0}\n\n'
+            b'event: response.in_progress\ndata: {"type":"response.in_progress","response":%b,"sequence_number":1}\n\n'
+            % (response, response)
+        )
 
     def content(self, text: str) -> bytes:
-        opening = b"" if self._open == "message" else self._start("message")
-        return opening + self._delta(text)
+        if self._open != "message":
+            return self._start("message") + self._delta(text)
+        self._texts.append(text)  # the per-token path, inlined: one `orjson.dumps` between cached bytes
+        seq = self._seq
+        self._seq = seq + 1
+        return b'%b%b,"sequence_number":%d}\n\n' % (self._delta_prefix, orjson.dumps(text), seq)
 
     def reasoning(self, text: str) -> bytes:
         opening = b"" if self._open == "reasoning" else self._start("reasoning")
@@ -154,11 +162,11 @@ class ResponsesEncoder:
         return opening + added + self.event({"type": "response.content_part.added", **where, "part": dict(part)})
 
     def _delta(self, text: str) -> bytes:
-        """The per-token path: one `orjson.dumps` of the text between cached bytes."""
+        """A delta of the open item: one `orjson.dumps` of the text between cached bytes."""
         self._texts.append(text)
         seq = self._seq
-        self._seq += 1
-        return self._delta_prefix + orjson.dumps(text) + b',"sequence_number":%d}\n\n' % seq
+        self._seq = seq + 1
+        return b'%b%b,"sequence_number":%d}\n\n' % (self._delta_prefix, orjson.dumps(text), seq)
 
     def _close(self, status: str = "completed") -> bytes:
         if self._open is None:
