@@ -35,6 +35,7 @@ OPERATIONS = {
     ("POST", "/embeddings"): ("CreateEmbeddingResponse", None),
     ("GET", "/models"): ("ListModelsResponse", None),
     ("POST", "/responses"): ("Response", "ResponseStreamEvent"),
+    ("POST", "/responses/input_tokens"): ("TokenCountsResource", None),
 }
 RESPONSE_STREAM_EVENT = "ResponseStreamEvent"  # validated by the schema its `type` names (one of ~60)
 

@@ -22,6 +22,12 @@ async def create_response(request: Request) -> Response:
     return reply_response(await serving.responses.create(body, exchange), request)
 
 
+async def count_input_tokens(request: Request) -> Response:
+    serving, exchange = await identified(request)
+    body = await parse_body(request, ResponsesRequest)
+    return json_response(await serving.responses.input_tokens(body, exchange))
+
+
 async def retrieve_response(request: Request) -> Response:
     serving, exchange = await identified(request)
     return json_response(await serving.responses.retrieve(request.path_params["response_id"], exchange))
@@ -55,6 +61,16 @@ OPERATIONS = (
         resource="responses",
         body=ResponsesRequest,
         also_at=("/responses",),
+    ),
+    Operation(
+        "POST",
+        "/v1/responses/input_tokens",
+        count_input_tokens,
+        summary="Count a response's input tokens (an estimate)",
+        tag="responses",
+        resource="responses",
+        body=ResponsesRequest,
+        also_at=("/responses/input_tokens",),
     ),
     Operation(
         "GET",

@@ -15,6 +15,7 @@ from app.chat.ids import CompletionIds
 from app.chat.images import has_remote_images
 from app.chat.request import check_chat_request, output_plan
 from app.dialects import supported
+from app.embeddings.batches import CHARS_PER_TOKEN
 from app.errors import InvalidRequest
 from app.exchange import Exchange
 from app.frames.openai import ChunkEncoder, FrameEncoder, OpenAIEnding, StreamEnding
@@ -106,6 +107,19 @@ class ChatCompletions:
             can_serve=can_serve,
             prepare=prepare,
         )
+
+    async def count_input_tokens(self, request: ChatCompletionRequest, exchange: Exchange, path: str) -> int:
+        """What the bridges' token counting endpoints answer: an estimate (about four characters a token, as for
+        embeddings) of the translated request's messages and tools; Workers AI has no tokenizer endpoint."""
+        self.pipeline.route(exchange, request.model, CHAT, path)
+
+        async def count() -> int:
+            text = sum(len(m.model_dump_json()) for m in request.messages)
+            text += sum(len(t.model_dump_json()) for t in request.tools or [])
+            return max(1, -(-text // CHARS_PER_TOKEN))
+
+        counted: int = await self.pipeline.run_local(exchange, count)
+        return counted
 
     async def _serve(
         self, request: ChatCompletionRequest, route: Route, exchange: Exchange, deadline: float, output: ChatOutput

@@ -10,11 +10,9 @@ from typing import Any
 from app.bridges.messages.reply import message
 from app.bridges.messages.request import to_chat
 from app.chat.ids import CompletionIds
-from app.embeddings.batches import CHARS_PER_TOKEN
 from app.exchange import Exchange
 from app.frames.anthropic import MessagesEncoder, MessagesEnding
 from app.frames.openai import FrameEncoder, StreamEnding
-from app.models.catalogue import CHAT
 from app.pipeline.core import Reply
 from app.protocol.anthropic.messages import CountTokensRequest, MessagesRequest
 from app.serving.chat import ChatCompletions, ChatOutput
@@ -54,15 +52,6 @@ class Messages:
         return reply
 
     async def count_tokens(self, request: CountTokensRequest, exchange: Exchange) -> dict[str, Any]:
-        """An estimate (about four characters a token, as for embeddings): Workers AI has no tokenizer endpoint."""
-        pipeline = self.chat.pipeline
-        pipeline.route(exchange, request.model, CHAT, PATH)
+        """An estimate: see `ChatCompletions.count_input_tokens`."""
         chat = to_chat(MessagesRequest.model_validate({**request.model_dump(), "max_tokens": 1})).request
-
-        async def count() -> dict[str, Any]:
-            text = sum(len(m.model_dump_json()) for m in chat.messages)
-            text += sum(len(t.model_dump_json()) for t in chat.tools or [])
-            return {"input_tokens": max(1, -(-text // CHARS_PER_TOKEN))}
-
-        result: dict[str, Any] = await pipeline.run_local(exchange, count)
-        return result
+        return {"input_tokens": await self.chat.count_input_tokens(chat, exchange, PATH)}

@@ -24,6 +24,7 @@ from app.stores.responses import ResponseStore, StoredResponse
 
 log = logging.getLogger("workers_ai_proxy")
 IGNORED_TOOLS_HEADER = "x-proxy-ignored-tools"
+PATH = "/v1/responses"
 MAX_LISTED = 100  # input_items' `limit`, as OpenAI bounds it
 
 
@@ -34,15 +35,7 @@ class Responses:
 
     async def create(self, request: ResponsesRequest, exchange: Exchange) -> Reply:
         owner = _owner(exchange)
-        history: list[dict[str, Any]] = []
-        if request.previous_response_id:
-            previous = await self.store.get(request.previous_response_id, owner)
-            if previous is None:
-                raise NotFound(
-                    f"Previous response with id '{request.previous_response_id}' not found.",
-                    param="previous_response_id",
-                )
-            history = previous.conversation
+        history = await self._history(request, exchange)
         items = input_items(request)
         translated = to_chat(request, [*history, *items])
         if translated.ignored_tools:
@@ -76,6 +69,15 @@ class Responses:
         if translated.ignored_tools:
             reply.headers[IGNORED_TOOLS_HEADER] = ",".join(translated.ignored_tools)
         return reply
+
+    async def input_tokens(self, request: ResponsesRequest, exchange: Exchange) -> dict[str, Any]:
+        """An estimate: see `ChatCompletions.count_input_tokens`."""
+        history = await self._history(request, exchange)
+        chat = to_chat(request, [*history, *input_items(request)]).request
+        return {
+            "object": "response.input_tokens",
+            "input_tokens": await self.chat.count_input_tokens(chat, exchange, PATH),
+        }
 
     async def retrieve(self, response_id: str, exchange: Exchange) -> dict[str, Any]:
         async def work() -> dict[str, Any]:
@@ -119,6 +121,17 @@ class Responses:
 
         result: dict[str, Any] = await self.chat.pipeline.run_local(exchange, work)
         return result
+
+    async def _history(self, request: ResponsesRequest, exchange: Exchange) -> list[dict[str, Any]]:
+        """The conversation `previous_response_id` continues (none without one)."""
+        if not request.previous_response_id:
+            return []
+        previous = await self.store.get(request.previous_response_id, _owner(exchange))
+        if previous is None:
+            raise NotFound(
+                f"Previous response with id '{request.previous_response_id}' not found.", param="previous_response_id"
+            )
+        return previous.conversation
 
     async def _stored(self, response_id: str, exchange: Exchange) -> StoredResponse:
         stored = await self.store.get(response_id, _owner(exchange))

@@ -322,3 +322,12 @@ def test_errors_take_openais_shape(client: openai.OpenAI, proxy: ProxyServer, fa
     fake.script(Reply(429, envelope_error(3040, "Capacity temporarily exceeded")))
     with pytest.raises(openai.RateLimitError):
         client.responses.create(model=LLAMA, input="Hi")
+
+
+def test_input_tokens_are_an_estimate(client: openai.OpenAI) -> None:
+    short = client.responses.input_tokens.count(model=LLAMA, input="Hi")
+    long = client.responses.input_tokens.count(model=LLAMA, input="word " * 400, tools=[WEATHER])  # type: ignore[list-item]
+    assert short.object == "response.input_tokens" and 0 < short.input_tokens < long.input_tokens
+    kept = client.responses.create(model=LLAMA, input="word " * 200)
+    continued = client.responses.input_tokens.count(model=LLAMA, input="Hi", previous_response_id=kept.id)
+    assert continued.input_tokens > short.input_tokens  # the stored conversation counts
