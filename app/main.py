@@ -196,7 +196,12 @@ def create_app(
                 messages=Messages(chat),
                 responses=Responses(
                     chat,
-                    MemoryResponseStore(settings.proxy_responses_max, settings.proxy_responses_ttl, time.monotonic),
+                    MemoryResponseStore(
+                        settings.proxy_responses_max,
+                        settings.proxy_responses_max_bytes,
+                        settings.proxy_responses_ttl,
+                        time.monotonic,
+                    ),
                 ),
                 completions=Completions(pipeline, settings.proxy_max_n),
                 embeddings=Embeddings(

@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     proxy_ready_ttl: float = Field(default=30.0, gt=0)  # how long /ready trusts its last look at the account
     proxy_responses_ttl: float = Field(default=24 * 3600.0, gt=0)  # how long a stored Response is kept
     proxy_responses_max: int = Field(default=10_000, ge=1)  # stored Responses kept in this process, oldest out
+    proxy_responses_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1)  # and the bytes they may hold together
     proxy_workers: int = Field(default=1, ge=1, le=256)
     proxy_max_n: int = Field(default=8, ge=1, le=128)
     proxy_image_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
+
 from app.bridges.responses.items import input_items
 from app.bridges.responses.reply import Shell, whole
 from app.bridges.responses.request import to_chat
@@ -35,7 +37,7 @@ class Responses:
 
     async def create(self, request: ResponsesRequest, exchange: Exchange) -> Reply:
         owner = _owner(exchange)
-        history = await self._history(request, exchange)
+        history, history_size = await self._history(request, exchange)
         items = input_items(request)
         translated = to_chat(request, [*history, *items])
         if translated.ignored_tools:
@@ -49,7 +51,8 @@ class Responses:
 
         async def remember(response: dict[str, Any]) -> None:
             if store is not None:
-                await store.put(StoredResponse(response, items, history, owner))
+                size = history_size + len(orjson.dumps(items)) + len(orjson.dumps(response["output"]))
+                await store.put(StoredResponse(response, items, history, owner, size))
 
         def whole_response(ids: CompletionIds, finals: list[FinalChoice]) -> dict[str, Any]:
             return whole(shell, ids, finals)
@@ -72,7 +75,7 @@ class Responses:
 
     async def input_tokens(self, request: ResponsesRequest, exchange: Exchange) -> dict[str, Any]:
         """An estimate: see `ChatCompletions.count_input_tokens`."""
-        history = await self._history(request, exchange)
+        history, _ = await self._history(request, exchange)
         chat = to_chat(request, [*history, *input_items(request)]).request
         return {
             "object": "response.input_tokens",
@@ -122,16 +125,16 @@ class Responses:
         result: dict[str, Any] = await self.chat.pipeline.run_local(exchange, work)
         return result
 
-    async def _history(self, request: ResponsesRequest, exchange: Exchange) -> list[dict[str, Any]]:
-        """The conversation `previous_response_id` continues (none without one)."""
+    async def _history(self, request: ResponsesRequest, exchange: Exchange) -> tuple[list[dict[str, Any]], int]:
+        """The conversation `previous_response_id` continues (none without one), and its size."""
         if not request.previous_response_id:
-            return []
+            return [], 0
         previous = await self.store.get(request.previous_response_id, _owner(exchange))
         if previous is None:
             raise NotFound(
                 f"Previous response with id '{request.previous_response_id}' not found.", param="previous_response_id"
             )
-        return previous.conversation
+        return previous.conversation, previous.size
 
     async def _stored(self, response_id: str, exchange: Exchange) -> StoredResponse:
         stored = await self.store.get(response_id, _owner(exchange))

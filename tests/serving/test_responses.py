@@ -220,6 +220,9 @@ def test_structured_output_with_responses_parse(client: openai.OpenAI, fake: Fak
 
     parsed = client.responses.parse(model=GPT_OSS, input="Name a city", text_format=City)
     assert isinstance(parsed.output_parsed, City)
+    with client.responses.stream(model=GPT_OSS, input="Name a city", text_format=City) as stream:
+        streamed = stream.get_final_response()  # JSON mode does not stream upstream: replayed as events
+    assert isinstance(streamed.output_parsed, City)
     sent = fake.last.body["response_format"]
     schema = sent["json_schema"].get("schema", sent["json_schema"])  # the route's spelling
     assert sent["type"] == "json_schema" and schema["required"] == ["name", "population"]
@@ -331,3 +334,13 @@ def test_input_tokens_are_an_estimate(client: openai.OpenAI) -> None:
     kept = client.responses.create(model=LLAMA, input="word " * 200)
     continued = client.responses.input_tokens.count(model=LLAMA, input="Hi", previous_response_id=kept.id)
     assert continued.input_tokens > short.input_tokens  # the stored conversation counts
+
+
+def test_the_store_is_bounded_in_bytes(start_proxy: StartProxy) -> None:
+    server = start_proxy(proxy_responses_max_bytes=4000)
+    with sdk(server.url) as client:
+        small = client.responses.create(model=LLAMA, input="Hi")
+        assert client.responses.retrieve(small.id).id == small.id
+        big = client.responses.create(model=LLAMA, input="word " * 1000)  # more than the whole store: not kept
+        with pytest.raises(openai.NotFoundError):
+            client.responses.retrieve(big.id)

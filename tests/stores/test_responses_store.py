@@ -15,13 +15,13 @@ class Clock:
         return self.now
 
 
-def stored(response_id: str, owner: str = "key-1") -> StoredResponse:
-    return StoredResponse({"id": response_id, "output": [{"type": "message"}]}, [{"type": "message"}], [], owner)
+def stored(response_id: str, owner: str = "key-1", size: int = 10) -> StoredResponse:
+    return StoredResponse({"id": response_id, "output": [{"type": "message"}]}, [{"type": "message"}], [], owner, size)
 
 
 def test_entries_expire_after_their_ttl() -> None:
     clock = Clock()
-    store = MemoryResponseStore(max_entries=10, ttl=60, clock=clock)
+    store = MemoryResponseStore(max_entries=10, max_bytes=1000, ttl=60, clock=clock)
 
     async def scenario() -> None:
         await store.put(stored("resp_1"))
@@ -35,7 +35,7 @@ def test_entries_expire_after_their_ttl() -> None:
 
 
 def test_the_oldest_go_first_beyond_the_bound() -> None:
-    store = MemoryResponseStore(max_entries=2, ttl=60, clock=Clock())
+    store = MemoryResponseStore(max_entries=2, max_bytes=1000, ttl=60, clock=Clock())
 
     async def scenario() -> None:
         for n in range(3):
@@ -48,7 +48,7 @@ def test_the_oldest_go_first_beyond_the_bound() -> None:
 
 
 def test_only_the_owner_sees_or_deletes_it() -> None:
-    store = MemoryResponseStore(max_entries=10, ttl=60, clock=Clock())
+    store = MemoryResponseStore(max_entries=10, max_bytes=1000, ttl=60, clock=Clock())
 
     async def scenario() -> None:
         await store.put(stored("resp_1", owner="key-1"))
@@ -63,3 +63,19 @@ def test_only_the_owner_sees_or_deletes_it() -> None:
 def test_the_conversation_is_history_input_and_output() -> None:
     entry = StoredResponse({"id": "r", "output": [{"n": 3}]}, [{"n": 2}], [{"n": 1}], "o")
     assert entry.conversation == [{"n": 1}, {"n": 2}, {"n": 3}]
+
+
+def test_the_oldest_go_first_beyond_the_byte_bound() -> None:
+    store = MemoryResponseStore(max_entries=100, max_bytes=250, ttl=60, clock=Clock())
+
+    async def scenario() -> None:
+        for n in range(3):
+            await store.put(stored(f"resp_{n}", size=100))
+        assert await store.get("resp_0", "key-1") is None and len(store) == 2
+        await store.put(stored("resp_huge", size=251))  # larger than the whole store: not kept
+        assert await store.get("resp_huge", "key-1") is None and len(store) == 2
+        assert await store.delete("resp_1", "key-1")
+        await store.put(stored("resp_3", size=150))  # the deleted one's bytes were given back
+        assert [await store.get(f"resp_{n}", "key-1") is not None for n in (2, 3)] == [True, True]
+
+    asyncio.run(scenario())
