@@ -3,7 +3,7 @@ kinds (Codex alone sends a dozen), and the bridge names what it cannot carry ins
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,7 +14,7 @@ class ResponsesRequest(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     model: str = Field(min_length=1)
-    input: str | list[dict[str, Any]] = Field(default="", max_length=MAX_MESSAGES)
+    input: str | Annotated[list[dict[str, Any]], Field(max_length=MAX_MESSAGES)] = ""  # the bound: on items
     instructions: str | list[dict[str, Any]] | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
