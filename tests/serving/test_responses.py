@@ -317,6 +317,7 @@ def test_errors_take_openais_shape(client: openai.OpenAI, proxy: ProxyServer, fa
         ({"model": LLAMA, "input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]}, None),
         ({"model": LLAMA, "input": [{"role": "robot", "content": "Hi"}]}, "input[0].role"),
         ({"model": LLAMA, "input": "Hi", "max_output_tokens": 0}, "max_output_tokens"),
+        ({"model": LLAMA, "input": "Hi", "tools": [WEATHER], "tool_choice": {"type": "function"}}, "tool_choice.name"),
     ]:
         reply = httpx.post(proxy.url + "/v1/responses", json=body)
         assert reply.status_code == 400 and reply.json()["error"]["type"] == "invalid_request_error", body
@@ -344,3 +345,10 @@ def test_the_store_is_bounded_in_bytes(start_proxy: StartProxy) -> None:
         big = client.responses.create(model=LLAMA, input="word " * 1000)  # more than the whole store: not kept
         with pytest.raises(openai.NotFoundError):
             client.responses.retrieve(big.id)
+
+
+def test_function_call_arguments_sent_as_an_object_are_carried(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    call = {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": {"city": "Oslo"}}
+    output = {"type": "function_call_output", "call_id": "call_1", "output": "Cold"}
+    client.responses.create(model=LLAMA, input=[{"role": "user", "content": "Weather?"}, call, output], tools=[WEATHER])  # type: ignore[list-item]
+    assert fake.last.body["messages"][1]["tool_calls"][0]["function"]["arguments"] == '{"city":"Oslo"}'

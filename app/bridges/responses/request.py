@@ -39,7 +39,7 @@ class Translated:
 def to_chat(request: ResponsesRequest, items: list[dict[str, Any]]) -> Translated:
     """`items`: the whole conversation, the stored one first (`previous_response_id`), then this input."""
     tools, ignored = _tools(request.tools or [])
-    choice, tools = _tool_choice(request.tool_choice, tools, ignored)
+    choice, tools = _tool_choice(request.tool_choice, tools)
     body: dict[str, Any] = {
         "model": request.model,
         "messages": _messages(request.instructions, items),
@@ -120,7 +120,9 @@ def _item(turns: _Turns, item: dict[str, Any], where: str) -> None:
         if not isinstance(call_id, str) or not isinstance(name, str):
             raise InvalidRequest(f"A {kind} item needs a `call_id` and a `name`.", param=where)
         arguments = item.get("arguments") if kind == "function_call" else _as_json_input(item.get("input"))
-        call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": str(arguments or "{}")}}
+        if not isinstance(arguments, str):  # a client that sent the arguments as an object
+            arguments = orjson.dumps(arguments if arguments is not None else {}).decode()
+        call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments or "{}"}}
         turns.assistant().setdefault("tool_calls", []).append(call)
     elif kind in ("function_call_output", "custom_tool_call_output"):
         call_id = item.get("call_id")
@@ -233,7 +235,7 @@ def _tools(tools: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]
 
 
 def _tool_choice(
-    choice: str | dict[str, Any] | None, tools: list[dict[str, Any]], ignored: list[str]
+    choice: str | dict[str, Any] | None, tools: list[dict[str, Any]]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The chat `tool_choice` (and the tools left on offer, for `allowed_tools`)."""
     if choice is None:
@@ -242,19 +244,19 @@ def _tool_choice(
         return {"tool_choice": choice}, tools
     kind = choice.get("type")
     name = choice.get("name")
-    if kind == "function" and isinstance(name, str):
+    if kind == "function":
+        if not isinstance(name, str) or not name:
+            raise InvalidRequest("A tool_choice of type `function` needs a `name`.", param="tool_choice.name")
         return {"tool_choice": {"type": "function", "function": {"name": name}}}, tools
     if kind == "allowed_tools":
         allowed = {t.get("name") for t in choice.get("tools") or [] if isinstance(t, dict)}
         mode = choice.get("mode") if choice.get("mode") in ("auto", "required") else "auto"
         return {"tool_choice": mode}, [t for t in tools if t["function"]["name"] in allowed]
     forced = name if isinstance(name, str) else kind
-    if forced in ignored or kind != "function":
-        raise InvalidRequest(
-            f"tool_choice forces {forced!r}, a tool this proxy cannot run (only function tools are offered).",
-            param="tool_choice",
-        )
-    return {}, tools
+    raise InvalidRequest(
+        f"tool_choice forces {forced!r}, a tool this proxy cannot run (only function tools are offered).",
+        param="tool_choice",
+    )
 
 
 def _response_format(format_: Any) -> dict[str, Any] | None:
