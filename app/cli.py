@@ -29,6 +29,8 @@ environment variables (also read from .env, and from the config file as [cloudfl
   PROXY_HOST, PROXY_PORT, PROXY_LOG_LEVEL, PROXY_WORKERS   as the options below
   PROXY_EMULATOR            true = as --emulator
   PROXY_CONFIG              TOML config file (default config/proxy.toml when present)
+
+named client keys: workers-ai-proxy keys create|list|revoke (see workers-ai-proxy keys --help)
 """
 
 # CLI flag -> the environment variable it sets, so that uvicorn workers build the same settings.
@@ -78,6 +80,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["keys"]:
+        return keys(given[1:])
     args = parse_args(argv)
     for flag, variable in FLAG_ENVIRONMENT.items():
         value = getattr(args, flag)
@@ -93,6 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         return run_check(settings)
     return serve(settings)
+
+
+def keys(argv: list[str]) -> int:
+    """`workers-ai-proxy keys ...` (app/keys_cli.py), on the state database the server would use."""
+    from app import keys_cli
+
+    try:
+        path = load_settings().proxy_state_path
+    except ConfigError:  # no Cloudflare account configured here: the keys need only the state path
+        path = keys_cli.state_path_from(os.environ)
+    return keys_cli.main(argv, path)
 
 
 def serve(settings: Settings) -> int:

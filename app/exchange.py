@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from app.policies.identity import Identity
 from app.protocol.common import Usage
@@ -35,6 +35,10 @@ class Exchange:
     ended: float | None = None
     outcome: Outcome = "completed"
     bodies: dict[str, str] = field(default_factory=dict)  # request and reply text, only with PROXY_LOG_BODIES
+    request_bytes: int = 0  # the request body's size
+    token_estimate: int = 0  # the most tokens the request can use: its prompt (estimated) and its token budget
+    holds: dict[str, Any] = field(default_factory=dict)  # what admission policies reserved, for their settlement
+    reply_headers: dict[str, str] = field(default_factory=dict)  # what policies add to the reply (rate limits)
     settled: bool = False  # the settlement hooks ran (exactly once)
     finished: bool = False  # the observers heard the end (exactly once)
 

@@ -41,6 +41,9 @@ from app.pipeline.core import Hooks, Pipeline
 from app.pipeline.upstream_call import ResilientClient, StreamTimeouts
 from app.policies.hooks import Admission, Settlement
 from app.policies.identity import IdentityGuard, KeyGuard
+from app.policies.model_access import ModelAccess
+from app.policies.named_keys import NamedKeys
+from app.policies.rate_limits import RateLimits
 from app.resilience.breaker import BreakerBoard, Breakers
 from app.resilience.limiter import ConcurrencyLimit, Gate
 from app.resilience.retry import RetryPolicy
@@ -52,7 +55,9 @@ from app.serving import ChatCompletions, Completions, Embeddings, GatewayLogs, M
 from app.serving.chat import ChatLimits
 from app.serving.readiness import Readiness
 from app.settings import Settings, load_settings
+from app.stores.counters import MemoryCounters
 from app.stores.responses import MemoryResponseStore
+from app.stores.sqlite import SQLiteState
 from app.upstream.addresses import AddressPolicy, is_public
 from app.upstream.catalogue_pages import catalogue_page
 from app.upstream.client import UpstreamClient
@@ -76,6 +81,7 @@ class Seams:
     gate: Gate | None = None  # the concurrency limit (default: in-process, PROXY_MAX_CONCURRENCY)
     breakers: BreakerBoard | None = None  # default: in-process, PROXY_BREAKER_*
     clock: Callable[[], float] = field(default=time.perf_counter)  # the observers' clock
+    wall_clock: Callable[[], float] = field(default=time.time)  # Unix time: rate-limit windows, key expiry
 
 
 def create_app(
@@ -179,7 +185,10 @@ def create_app(
                 observer,
                 seams.clock,
             )
-            hooks = Hooks(tuple(seams.admission), tuple(seams.settlement))
+            state = SQLiteState(settings.proxy_state_path)
+            stack.callback(state.close)
+            limits = RateLimits(MemoryCounters(), settings.proxy_key_rpm, settings.proxy_key_tpm, seams.wall_clock)
+            hooks = Hooks((ModelAccess(), limits, *seams.admission), (limits, *seams.settlement))
             pipeline = Pipeline(settings, router, resilient, targets, catalogue, observer, hooks, seams.clock)
             chat = ChatCompletions(
                 pipeline,
@@ -215,7 +224,8 @@ def create_app(
             app.state.proxy = AppState(
                 serving=serving,
                 pipeline=pipeline,
-                guard=seams.guard or KeyGuard(client_keys, server_token),
+                guard=seams.guard
+                or KeyGuard(client_keys, server_token, NamedKeys(state, time.monotonic), seams.wall_clock),
                 emulated=settings.proxy_emulator,
                 gateway_defaults=settings.proxy_gateway_headers,
                 uses_gateway=targets.has_gateway,

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     proxy_log_bodies: bool = False  # prompts and replies in the access log (secrets scrubbed)
     proxy_metrics: bool = True  # GET /metrics
     proxy_ready_ttl: float = Field(default=30.0, gt=0)  # how long /ready trusts its last look at the account
+    proxy_state_path: Path = Path("data/proxy.sqlite3")  # keys and usage (the embedded backend)
+    proxy_key_rpm: int | None = Field(default=None, ge=1)  # requests per minute of a key that sets none
+    proxy_key_tpm: int | None = Field(default=None, ge=1)  # tokens per minute of a key that sets none
     proxy_responses_ttl: float = Field(default=24 * 3600.0, gt=0)  # how long a stored Response is kept
     proxy_responses_max: int = Field(default=10_000, ge=1)  # stored Responses kept in this process, oldest out
     proxy_responses_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1)  # and the bytes they may hold together

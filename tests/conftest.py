@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,6 +15,10 @@ from app.settings import Settings
 from tests import openai_schema
 from tests.fake_upstream import ACCOUNT, TOKEN, FakeUpstream
 from tests.servers import ProxyServer
+
+# The state database (keys, usage): never the working directory's. Proxies of the session share one file; each
+# test gets its own (the autouse fixture below), so that keys made by one test do not reach another.
+os.environ["PROXY_STATE_PATH"] = str(Path(tempfile.mkdtemp(prefix="wap-state-")) / "session.sqlite3")
 
 
 def make_settings(upstream: FakeUpstream, **overrides: Any) -> Settings:
@@ -49,6 +56,11 @@ def proxy(upstream: FakeUpstream) -> Iterator[ProxyServer]:
     server = ProxyServer(create_app(make_settings(upstream))).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _own_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROXY_STATE_PATH", str(tmp_path / "state.sqlite3"))
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ Model = TypeVar("Model", bound=BaseModel)
 async def parse_body(request: Request, model: type[Model]) -> Model:
     state = app_state(request)
     raw = await read_body(request, state.max_body_bytes)
+    request.scope[EXCHANGE_KEY].request_bytes = len(raw)
     if state.log_bodies:
         request.scope[EXCHANGE_KEY].bodies["request"] = raw.decode("utf-8", "replace")
     try:

@@ -13,6 +13,7 @@ from app.api.observed import ERRORS_KEY
 from app.api.redaction import Secrets, redact
 from app.api.request_id import HEADER, request_id
 from app.api.respond import json_response
+from app.api.state import EXCHANGE_KEY
 from app.bridges.messages.errors import status_and_body
 from app.errors import ClientClosedRequest, InternalError, InvalidRequest, NotFound, ProxyError
 
@@ -57,7 +58,9 @@ def render(
     error: ProxyError, request: Request, secrets: Secrets, extra_headers: Mapping[str, str] | None = None
 ) -> Response:
     message = redact(error.message, request, secrets)
-    headers = {**(extra_headers or {}), **error.headers, HEADER: request_id(request)}
+    exchange = request.scope.get(EXCHANGE_KEY)
+    policy_headers = exchange.reply_headers if exchange is not None else {}
+    headers = {**(extra_headers or {}), **policy_headers, **error.headers, HEADER: request_id(request)}
     if request.scope.get(ERRORS_KEY) == "anthropic":
         headers["request-id"] = headers[HEADER]
         status, anthropic = status_and_body(error, message)

@@ -48,6 +48,10 @@ def observed(operation: Operation) -> Handler:
             pipeline.finish(exchange)
             raise
         exchange.status = response.status_code
+        if exchange.reply_headers:  # what policies add (rate limits)
+            response.raw_headers.extend(
+                (k.encode("latin-1"), v.encode("latin-1")) for k, v in exchange.reply_headers.items()
+            )
         if not isinstance(response, RelayEventSource):
             pipeline.finish(exchange)  # a stream finishes when it ends
         response.raw_headers.append((RAW_NAME, rid.encode("latin-1")))  # a new header: no need to look for it

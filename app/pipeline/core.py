@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from app.chat.affinity import HEADER as AFFINITY_HEADER
 from app.dialects import DIALECTS, Dialect
+from app.embeddings.batches import CHARS_PER_TOKEN
 from app.errors import ClientClosedRequest, ModelNotFound, ProxyError
 from app.exchange import Exchange, Outcome
 from app.models.catalogue import ModelCatalogue
@@ -171,6 +172,11 @@ class Pipeline:
     def affinity(self, route: Route) -> bool:
         """x-session-affinity goes where it is documented to be taken (Workers AI's `/ai/run`)."""
         return self.settings.proxy_session_affinity and self.targets[route.target].takes_session_affinity
+
+    def estimate_tokens(self, exchange: Exchange, completion_tokens: int) -> None:
+        """The most tokens the request can use, which rate limits reserve: its prompt, estimated from the body's
+        size (about four bytes a token), and the most it may generate."""
+        exchange.token_estimate = exchange.request_bytes // CHARS_PER_TOKEN + completion_tokens
 
     def max_tokens(self, asked: int | None, route: Route) -> int:
         if asked:

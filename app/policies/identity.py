@@ -1,18 +1,36 @@
 """Who the caller is, and which Cloudflare token its request travels upstream with.
 
-The default guard has three modes (settings): client keys (`PROXY_API_KEYS`) checked in constant time, then the
-server token is used; no keys and a server token: open access; no server token: pass-through, the client's own
-bearer token *is* the Cloudflare token. Identities carry a name for logs and metrics, never the key or token.
+The default guard has three modes (settings): client keys (`PROXY_API_KEYS`, checked in constant time, and the
+named keys of `workers-ai-proxy keys`, looked up by their hash), then the server token is used; no keys and a server
+token: open access; no server token: pass-through, the client's own bearer token *is* the Cloudflare token.
+Identities carry a name for logs and metrics, never the key or token, and what a named key may do.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.errors import AuthenticationFailed
+
+if TYPE_CHECKING:
+    from app.policies.named_keys import NamedKeys
+    from app.stores.keys import KeyRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What a named key may do; None fields fall back to the server's defaults (PROXY_KEY_RPM, ...)."""
+
+    models: tuple[str, ...] = ()  # glob patterns (empty: every model)
+    rpm: int | None = None
+    tpm: int | None = None
+    daily_neurons: int | None = None
+    monthly_neurons: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +43,10 @@ class Credentials:
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    name: str  # "key-1" (the first of PROXY_API_KEYS), "open" (no keys), "pass-through:<fingerprint>"
+    name: str  # "key-1" (the first of PROXY_API_KEYS), a named key's name, "open", "pass-through:<fingerprint>"
     upstream_token: str = field(repr=False)  # never logged
     tenant: str = ""  # whose breakers a failure counts against: "" for the server's token, else the fingerprint
+    access: Access | None = None  # a named key's models and limits
 
 
 class IdentityGuard(Protocol):
@@ -36,17 +55,30 @@ class IdentityGuard(Protocol):
 
 
 class KeyGuard:
-    __slots__ = ("_identities", "_keys", "_server_token")
+    __slots__ = ("_identities", "_keys", "_named", "_now", "_server_token")
 
-    def __init__(self, api_keys: list[str], server_token: str | None) -> None:
+    def __init__(
+        self,
+        api_keys: list[str],
+        server_token: str | None,
+        named: NamedKeys | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        """`named`: the named keys, consulted when there is a server token (not in pass-through mode)."""
         self._keys = [key.encode() for key in api_keys]
         self._server_token = server_token
+        self._named = named if server_token is not None else None
+        self._now = now
         token = server_token or ""
         self._identities = [Identity(f"key-{i + 1}", token) for i in range(len(api_keys))] or [Identity("open", token)]
 
     async def identify(self, credentials: Credentials) -> Identity:
         presented = bearer_token(credentials.authorization) or credentials.api_key or None
-        if self._keys:
+        if presented is not None and self._named is not None:
+            named = await self._named.find(presented)
+            if named is not None:  # a revoked or expired key is refused even where no key is needed
+                return self._named_identity(named)
+        if self._keys or (self._named is not None and await self._named.any()):
             if presented is None:
                 raise AuthenticationFailed("You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.")
             matched = self._match(presented.encode())
@@ -61,6 +93,14 @@ class KeyGuard:
                 "'Authorization: Bearer <token>'."
             )
         return pass_through(presented)
+
+    def _named_identity(self, named: KeyRecord) -> Identity:
+        if named.revoked:
+            raise AuthenticationFailed(f"The API key {named.name!r} has been revoked.", code="key_revoked")
+        if named.expires is not None and named.expires <= self._now():
+            raise AuthenticationFailed(f"The API key {named.name!r} has expired.", code="key_expired")
+        access = Access(named.models, named.rpm, named.tpm, named.daily_neurons, named.monthly_neurons)
+        return Identity(named.name, self._server_token or "", access=access)
 
     def _match(self, presented: bytes) -> int | None:
         matched = None

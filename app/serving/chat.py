@@ -85,6 +85,8 @@ class ChatCompletions:
         chosen = output or CHAT_COMPLETIONS
         limits = self.limits
         check_chat_request(request, primary, limits.max_n, limits.max_images)
+        budget = self.pipeline.max_tokens(request.max_completion_tokens or request.max_tokens, primary)
+        self.pipeline.estimate_tokens(exchange, budget * (request.n or 1))
         if has_remote_images(request) and self.fetch_image is None:
             raise InvalidRequest("Image URLs are not fetched by this proxy; send data: URLs.", param="messages")
         fetch = self.fetch_image

@@ -32,6 +32,8 @@ class Completions:
         exchange.stream = bool(request.stream)
         primary = self.pipeline.route(exchange, request.model, CHAT, PATH)
         prompts = check_completion_request(request, self.max_n)
+        budget = self.pipeline.max_tokens(request.max_tokens, primary)
+        self.pipeline.estimate_tokens(exchange, budget * (request.n or 1) * len(prompts))
         return await self.pipeline.run(
             exchange,
             primary,

@@ -25,6 +25,7 @@ class Embeddings:
     async def create(self, request: EmbeddingRequest, exchange: Exchange) -> Reply:
         route = self.pipeline.route(exchange, request.model, EMBEDDINGS, PATH)
         job = EmbeddingJob.plan(request, route, embedding_model(route.model_id), self.limits)
+        self.pipeline.estimate_tokens(exchange, 0)
         return await self.pipeline.run(
             exchange, route, lambda route, deadline: self._serve(job, route, exchange, deadline)
         )

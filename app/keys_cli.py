@@ -1,0 +1,127 @@
+"""`workers-ai-proxy keys`: named client keys in the state database (`PROXY_STATE_PATH`).
+
+    workers-ai-proxy keys create --name team-a [--models PATTERN,...] [--rpm N] [--tpm N]
+                                 [--daily-neurons N] [--monthly-neurons N] [--expires DATE]
+    workers-ai-proxy keys list
+    workers-ai-proxy keys revoke NAME
+
+`create` prints the key once (alone on stdout, for scripts); only its hash is kept. A running proxy sees a new or
+revoked key within a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app.stores.keys import KeyRecord, key_hash, new_key
+from app.stores.sqlite import SQLiteState
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="workers-ai-proxy keys", description="Named client keys.")
+    commands = parser.add_subparsers(dest="action", required=True)
+    create = commands.add_parser("create", help="make a key and print it (once)")
+    create.add_argument("--name", required=True, help="the key's name, as logs, metrics and usage show it")
+    create.add_argument("--models", help="comma-separated glob patterns of the models it may use (default: all)")
+    create.add_argument("--rpm", type=_positive, help="requests per minute (default PROXY_KEY_RPM)")
+    create.add_argument("--tpm", type=_positive, help="tokens per minute (default PROXY_KEY_TPM)")
+    create.add_argument("--daily-neurons", type=_positive, help="neurons per day (UTC)")
+    create.add_argument("--monthly-neurons", type=_positive, help="neurons per calendar month (UTC)")
+    create.add_argument("--expires", type=_date, help="when it stops working: 2027-01-31 or 2027-01-31T12:00Z")
+    commands.add_parser("list", help="the keys: names, limits, state (never the keys)")
+    revoke = commands.add_parser("revoke", help="stop a key from working")
+    revoke.add_argument("name")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str], state_path: Path) -> int:
+    args = parse_args(argv)
+    state = SQLiteState(state_path)
+    try:
+        return asyncio.run(_run(args, state))
+    finally:
+        state.close()
+
+
+def state_path_from(environ: dict[str, str] | os._Environ[str]) -> Path:
+    return Path(environ.get("PROXY_STATE_PATH", "data/proxy.sqlite3"))
+
+
+async def _run(args: argparse.Namespace, state: SQLiteState) -> int:
+    if args.action == "create":
+        key = new_key()
+        models = tuple(p.strip() for p in (args.models or "").split(",") if p.strip())
+        record = KeyRecord(
+            args.name,
+            key_hash(key),
+            models,
+            args.rpm,
+            args.tpm,
+            args.daily_neurons,
+            args.monthly_neurons,
+            args.expires,
+            created=time.time(),
+        )
+        try:
+            await state.create(record)
+        except ValueError as exc:
+            print(f"workers-ai-proxy keys: {exc}", file=sys.stderr)
+            return 1
+        print(key)
+        print(f"key {args.name!r} created; it is shown only this once", file=sys.stderr)
+        return 0
+    if args.action == "revoke":
+        if not await state.revoke(args.name):
+            print(f"workers-ai-proxy keys: no key {args.name!r} in force", file=sys.stderr)
+            return 1
+        print(f"key {args.name!r} revoked", file=sys.stderr)
+        return 0
+    records = await state.all()
+    print(_table(records))
+    return 0
+
+
+def _table(records: list[KeyRecord]) -> str:
+    now = time.time()
+    rows: list[tuple[str, ...]] = [
+        ("name", "models", "rpm", "tpm", "daily neurons", "monthly neurons", "expires", "state")
+    ]
+    for r in records:
+        state = "revoked" if r.revoked else "expired" if r.expires is not None and r.expires <= now else "active"
+        expires = datetime.fromtimestamp(r.expires, UTC).strftime("%Y-%m-%d %H:%M") if r.expires else "-"
+        rows.append(
+            (
+                r.name,
+                ",".join(r.models) or "all",
+                *(str(v) if v is not None else "-" for v in (r.rpm, r.tpm, r.daily_neurons, r.monthly_neurons)),
+                expires,
+                state,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _date(text: str) -> float:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("a date (2027-01-31) or a date and time (2027-01-31T12:00Z)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

@@ -1,0 +1,44 @@
+"""The named keys the guard accepts, held in memory: the whole set is read again from the key store when its
+version moves (checked at most once a second), so a key made or revoked by the `keys` command or on another
+replica takes effect within a second, and a request costs one SHA-256 and one dictionary lookup."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from app.stores.keys import KeyRecord, KeyStore, key_hash
+
+RECHECK_SECONDS = 1.0
+
+
+class NamedKeys:
+    __slots__ = ("_checked", "_clock", "_lock", "_records", "_store", "_version")
+
+    def __init__(self, store: KeyStore, clock: Callable[[], float]) -> None:
+        self._store, self._clock = store, clock
+        self._records: dict[str, KeyRecord] = {}
+        self._version: int | None = None
+        self._checked = float("-inf")
+        self._lock = asyncio.Lock()  # one look at a time; requests meanwhile wait for it, not for stale keys
+
+    async def find(self, presented: str) -> KeyRecord | None:
+        await self._refresh()
+        return self._records.get(key_hash(presented))
+
+    async def any(self) -> bool:
+        """Whether any key is in force (one that is not revoked): then every request needs a key."""
+        await self._refresh()
+        return any(not record.revoked for record in self._records.values())
+
+    async def _refresh(self) -> None:
+        if self._clock() - self._checked < RECHECK_SECONDS:
+            return
+        async with self._lock:
+            if self._clock() - self._checked < RECHECK_SECONDS:
+                return  # another request looked while this one waited
+            version = await self._store.version()
+            if version != self._version:
+                self._records = {record.key_hash: record for record in await self._store.all()}
+                self._version = version
+            self._checked = self._clock()

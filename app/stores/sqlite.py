@@ -1,0 +1,112 @@
+"""The embedded backend's durable part: one SQLite file (`PROXY_STATE_PATH`) that survives restarts, shared by the
+server and the `keys` command. Calls run in a worker thread: the event loop never waits on the disk."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from app.stores.keys import KeyRecord
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS keys (
+    name TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL UNIQUE,
+    models TEXT NOT NULL DEFAULT '[]',
+    rpm INTEGER, tpm INTEGER, daily_neurons INTEGER, monthly_neurons INTEGER,
+    expires REAL,
+    revoked INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL
+);
+"""
+KEY_COLUMNS = "name, key_hash, models, rpm, tpm, daily_neurons, monthly_neurons, expires, revoked, created"
+
+
+class SQLiteState:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # one connection, used by one thread at a time (the lock); WAL lets the `keys` command write meanwhile
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+        self._lock = threading.Lock()
+        self._writes = 0
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def locked() -> T:
+            with self._lock:
+                return work(self._db)
+
+        return await asyncio.to_thread(locked)
+
+    # -- keys ----------------------------------------------------------------------------------------------
+    async def create(self, record: KeyRecord) -> None:
+        def insert(db: sqlite3.Connection) -> None:
+            try:
+                db.execute(f"INSERT INTO keys ({KEY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", _key_row(record))
+            except sqlite3.IntegrityError:
+                raise ValueError(f"a key named {record.name!r} exists already") from None
+            self._writes += 1
+
+        await self._run(insert)
+
+    async def by_hash(self, digest: str) -> KeyRecord | None:
+        def find(db: sqlite3.Connection) -> KeyRecord | None:
+            row = db.execute(f"SELECT {KEY_COLUMNS} FROM keys WHERE key_hash = ?", (digest,)).fetchone()
+            return None if row is None else _key_record(row)
+
+        return await self._run(find)
+
+    async def all(self) -> list[KeyRecord]:
+        def every(db: sqlite3.Connection) -> list[KeyRecord]:
+            return [_key_record(row) for row in db.execute(f"SELECT {KEY_COLUMNS} FROM keys ORDER BY name")]
+
+        return await self._run(every)
+
+    async def revoke(self, name: str) -> bool:
+        def update(db: sqlite3.Connection) -> bool:
+            changed = db.execute("UPDATE keys SET revoked = 1 WHERE name = ? AND revoked = 0", (name,)).rowcount
+            self._writes += 1
+            return bool(changed)
+
+        return await self._run(update)
+
+    async def version(self) -> int:
+        def read(db: sqlite3.Connection) -> int:
+            # data_version moves when another connection (the `keys` command) commits; ours are counted here
+            found: int = db.execute("PRAGMA data_version").fetchone()[0]
+            return found + self._writes
+
+        return await self._run(read)
+
+
+def _key_row(record: KeyRecord) -> tuple[Any, ...]:
+    return (
+        record.name,
+        record.key_hash,
+        json.dumps(list(record.models)),
+        record.rpm,
+        record.tpm,
+        record.daily_neurons,
+        record.monthly_neurons,
+        record.expires,
+        int(record.revoked),
+        record.created,
+    )
+
+
+def _key_record(row: tuple[Any, ...]) -> KeyRecord:
+    name, digest, models, rpm, tpm, daily, monthly, expires, revoked, created = row
+    return KeyRecord(name, digest, tuple(json.loads(models)), rpm, tpm, daily, monthly, expires, bool(revoked), created)
