@@ -32,6 +32,7 @@ from app.drain import Drain
 from app.embeddings.batches import InputLimits
 from app.emulator import EMULATOR_ACCOUNT, EMULATOR_TOKEN
 from app.models.catalogue import ModelCatalogue
+from app.models.prices import Rate, rate_of
 from app.observe.access_log import AccessLog
 from app.observe.access_log import flush as flush_access_log
 from app.observe.metrics import Metrics, multiprocess_dir
@@ -41,6 +42,7 @@ from app.pipeline.core import Hooks, Pipeline
 from app.pipeline.upstream_call import ResilientClient, StreamTimeouts
 from app.policies.hooks import Admission, Settlement
 from app.policies.identity import IdentityGuard, KeyGuard
+from app.policies.ledger import UsageLedger
 from app.policies.model_access import ModelAccess
 from app.policies.named_keys import NamedKeys
 from app.policies.rate_limits import RateLimits
@@ -54,6 +56,7 @@ from app.server.warden import ConnectionWarden
 from app.serving import ChatCompletions, Completions, Embeddings, GatewayLogs, Messages, Models, Responses, Serving
 from app.serving.chat import ChatLimits
 from app.serving.readiness import Readiness
+from app.serving.usage import UsageReport
 from app.settings import Settings, load_settings
 from app.stores.counters import MemoryCounters
 from app.stores.responses import MemoryResponseStore
@@ -82,6 +85,11 @@ class Seams:
     breakers: BreakerBoard | None = None  # default: in-process, PROXY_BREAKER_*
     clock: Callable[[], float] = field(default=time.perf_counter)  # the observers' clock
     wall_clock: Callable[[], float] = field(default=time.time)  # Unix time: rate-limit windows, key expiry
+
+
+def _rate(catalogue: ModelCatalogue, model_id: str) -> Rate:
+    entry = catalogue.entry(model_id)
+    return rate_of(model_id, entry.pricing if entry is not None else None)
 
 
 def create_app(
@@ -188,7 +196,9 @@ def create_app(
             state = SQLiteState(settings.proxy_state_path)
             stack.callback(state.close)
             limits = RateLimits(MemoryCounters(), settings.proxy_key_rpm, settings.proxy_key_tpm, seams.wall_clock)
-            hooks = Hooks((ModelAccess(), limits, *seams.admission), (limits, *seams.settlement))
+            ledger = UsageLedger(state, partial(_rate, catalogue), seams.wall_clock)
+            stack.push_async_callback(ledger.close)
+            hooks = Hooks((ModelAccess(), limits, *seams.admission), (limits, ledger, *seams.settlement))
             pipeline = Pipeline(settings, router, resilient, targets, catalogue, observer, hooks, seams.clock)
             chat = ChatCompletions(
                 pipeline,
@@ -239,6 +249,8 @@ def create_app(
                 ),
                 metrics=metrics,
                 log_bodies=settings.proxy_log_bodies,
+                admin_key=settings.proxy_admin_key.get_secret_value() if settings.proxy_admin_key else None,
+                usage=UsageReport(ledger, state),
             )
             gc.collect()
             gc.freeze()  # start-up objects (FastAPI, pydantic schemas) leave the collector's full scans

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.api import chat, completions, embeddings, gateway_logs, messages, models, probes, responses
+from app.api import admin, chat, completions, embeddings, gateway_logs, messages, models, probes, responses
 from app.api.operation import Operation
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -14,4 +14,5 @@ OPERATIONS: tuple[Operation, ...] = (
     *gateway_logs.OPERATIONS,
     *models.OPERATIONS,
     *probes.OPERATIONS,
+    *admin.OPERATIONS,
 )

@@ -17,6 +17,7 @@ from app.policies import gateway_headers
 from app.policies.identity import Credentials, IdentityGuard
 from app.serving import Serving
 from app.serving.readiness import Readiness
+from app.serving.usage import UsageReport
 
 EXCHANGE_KEY = "workers_ai_proxy.exchange"  # where the observed wrapper keeps the request's Exchange
 
@@ -35,6 +36,8 @@ class AppState:
     readiness: Readiness = field(default_factory=lambda: Readiness(None, 30, time.monotonic))
     metrics: Metrics | None = None
     log_bodies: bool = False  # PROXY_LOG_BODIES: the exchange keeps the request and reply text
+    admin_key: str | None = field(default=None, repr=False)  # PROXY_ADMIN_KEY
+    usage: UsageReport | None = None
 
 
 def app_state(request: Request) -> AppState:

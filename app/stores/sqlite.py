@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.stores.keys import KeyRecord
+from app.stores.usage import USAGE_FIELDS, UsageRow
 
 T = TypeVar("T")
 
@@ -25,7 +26,26 @@ CREATE TABLE IF NOT EXISTS keys (
     revoked INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS usage (
+    at REAL NOT NULL, day TEXT NOT NULL, key TEXT NOT NULL, endpoint TEXT NOT NULL,
+    model_asked TEXT, model_served TEXT, route TEXT,
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL, measured INTEGER NOT NULL, neurons REAL NOT NULL,
+    outcome TEXT NOT NULL, status INTEGER NOT NULL, cache_hit INTEGER NOT NULL, request_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS usage_at ON usage (at);
+CREATE INDEX IF NOT EXISTS usage_key_at ON usage (key, at);
 """
+USAGE_GROUPS = {"key": "key", "model": "COALESCE(model_served, model_asked, '')", "day": "day", "endpoint": "endpoint"}
+TOTALS = {
+    "requests": "COUNT(*)",
+    "input_tokens": "SUM(input_tokens)",
+    "output_tokens": "SUM(output_tokens)",
+    "cached_tokens": "SUM(cached_tokens)",
+    "reasoning_tokens": "SUM(reasoning_tokens)",
+    "neurons": "SUM(neurons)",
+    "errors": "SUM(outcome != 'completed')",
+}
 KEY_COLUMNS = "name, key_hash, models, rpm, tpm, daily_neurons, monthly_neurons, expires, revoked, created"
 
 
@@ -91,6 +111,41 @@ class SQLiteState:
 
         return await self._run(read)
 
+    # -- the usage ledger ----------------------------------------------------------------------------------
+    async def record(self, rows: list[UsageRow]) -> None:
+        values = [_usage_row(row) for row in rows]
+
+        def insert(db: sqlite3.Connection) -> None:
+            db.executemany(f"INSERT INTO usage VALUES ({','.join('?' * len(USAGE_FIELDS))})", values)
+
+        await self._run(insert)
+
+    async def totals(self, start: float, end: float, group_by: tuple[str, ...]) -> list[dict[str, Any]]:
+        columns = [f"{USAGE_GROUPS[g]} AS {g}" for g in group_by]
+        grouped = f" GROUP BY {', '.join(group_by)} ORDER BY {', '.join(group_by)}" if group_by else ""
+        query = f"SELECT {', '.join([*columns, *TOTALS.values()])} FROM usage WHERE at >= ? AND at < ?{grouped}"
+
+        def read(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            out = []
+            for row in db.execute(query, (start, end)):
+                totals = dict(zip(TOTALS, row[len(group_by) :], strict=True))
+                if not totals["requests"]:
+                    continue  # an ungrouped total over no rows
+                totals["neurons"] = round(float(totals["neurons"] or 0), 3)
+                out.append({**dict(zip(group_by, row[: len(group_by)], strict=True)), **totals})
+            return out
+
+        return await self._run(read)
+
+    async def spent(self, key: str | None, since: float) -> float:
+        query = "SELECT SUM(neurons) FROM usage WHERE at >= ?" + (" AND key = ?" if key is not None else "")
+        args = (since, key) if key is not None else (since,)
+
+        def read(db: sqlite3.Connection) -> float:
+            return float(db.execute(query, args).fetchone()[0] or 0.0)
+
+        return await self._run(read)
+
 
 def _key_row(record: KeyRecord) -> tuple[Any, ...]:
     return (
@@ -110,3 +165,7 @@ def _key_row(record: KeyRecord) -> tuple[Any, ...]:
 def _key_record(row: tuple[Any, ...]) -> KeyRecord:
     name, digest, models, rpm, tpm, daily, monthly, expires, revoked, created = row
     return KeyRecord(name, digest, tuple(json.loads(models)), rpm, tpm, daily, monthly, expires, bool(revoked), created)
+
+
+def _usage_row(row: UsageRow) -> tuple[Any, ...]:
+    return tuple(int(v) if isinstance(v, bool) else v for v in (getattr(row, name) for name in USAGE_FIELDS))

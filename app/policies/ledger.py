@@ -1,0 +1,86 @@
+"""Every request of every endpoint settles into the usage ledger, exactly once: who (the key's name), which model
+(asked and served), which route, tokens (input, output, cached, reasoning), neurons at the model's rate, the
+outcome. Rows are written in batches in the background (at most every `interval` seconds), so that settling a
+request costs a list append; `flush` writes what is pending (before totals are read, and at shutdown)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from app.exchange import Exchange
+from app.models.prices import Rate, neurons
+from app.stores.usage import UsageRow, UsageStore
+
+log = logging.getLogger("workers_ai_proxy")
+
+
+class UsageLedger:
+    """A settlement hook."""
+
+    __slots__ = ("_interval", "_pending", "_rate", "_store", "_task", "_wall")
+
+    def __init__(
+        self, store: UsageStore, rate: Callable[[str], Rate], wall: Callable[[], float], interval: float = 0.5
+    ) -> None:
+        self._store, self._rate, self._wall, self._interval = store, rate, wall, interval
+        self._pending: list[UsageRow] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def settle(self, exchange: Exchange) -> None:
+        self._pending.append(self.row(exchange))
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._write_soon())
+
+    def row(self, exchange: Exchange) -> UsageRow:
+        usage = exchange.usage
+        served = exchange.model_served
+        at = self._wall()
+        prompt = completion = cached = reasoning = 0
+        if usage is not None:
+            prompt, completion = usage["prompt_tokens"], usage.get("completion_tokens", 0)
+            cached = usage.get("prompt_tokens_details", {}).get("cached_tokens", 0)
+            reasoning = usage.get("completion_tokens_details", {}).get("reasoning_tokens", 0)
+        return UsageRow(
+            at=at,
+            day=time.strftime("%Y-%m-%d", time.gmtime(at)),
+            key=exchange.identity.name if exchange.identity is not None else "anonymous",
+            endpoint=exchange.endpoint,
+            model_asked=exchange.model_asked,
+            model_served=served,
+            route=exchange.route.upstream if exchange.route is not None else None,
+            input_tokens=prompt,
+            output_tokens=completion,
+            cached_tokens=cached,
+            reasoning_tokens=reasoning,
+            measured=usage is not None and exchange.outcome == "completed",
+            neurons=neurons(self._rate(served), usage) if served is not None else 0.0,
+            outcome=exchange.outcome,
+            status=exchange.status,
+            cache_hit=False,
+            request_id=exchange.request_id,
+        )
+
+    async def flush(self) -> None:
+        rows, self._pending = self._pending, []
+        if rows:
+            try:
+                await self._store.record(rows)
+            except Exception:  # the ledger must never fail a request; the rows are reported lost
+                log.exception("%d usage rows could not be written", len(rows))
+
+    async def close(self) -> None:
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task  # at most `interval` away
+        await self.flush()
+
+    async def _write_soon(self) -> None:
+        try:
+            await asyncio.sleep(self._interval)
+        finally:
+            self._task = None
+        await self.flush()
