@@ -40,6 +40,7 @@ from app.observe.observer import Observer, Observers
 from app.observe.traces import from_environment
 from app.pipeline.core import Hooks, Pipeline
 from app.pipeline.upstream_call import ResilientClient, StreamTimeouts
+from app.policies.budgets import Budgets
 from app.policies.hooks import Admission, Settlement
 from app.policies.identity import IdentityGuard, KeyGuard
 from app.policies.ledger import UsageLedger
@@ -198,7 +199,10 @@ def create_app(
             limits = RateLimits(MemoryCounters(), settings.proxy_key_rpm, settings.proxy_key_tpm, seams.wall_clock)
             ledger = UsageLedger(state, partial(_rate, catalogue), seams.wall_clock)
             stack.push_async_callback(ledger.close)
-            hooks = Hooks((ModelAccess(), limits, *seams.admission), (limits, ledger, *seams.settlement))
+            budgets = Budgets(state, settings.proxy_daily_neurons, partial(_rate, catalogue), seams.wall_clock)
+            hooks = Hooks(
+                (ModelAccess(), limits, budgets, *seams.admission), (limits, budgets, ledger, *seams.settlement)
+            )
             pipeline = Pipeline(settings, router, resilient, targets, catalogue, observer, hooks, seams.clock)
             chat = ChatCompletions(
                 pipeline,

@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     proxy_ready_ttl: float = Field(default=30.0, gt=0)  # how long /ready trusts its last look at the account
     proxy_state_path: Path = Path("data/proxy.sqlite3")  # keys and usage (the embedded backend)
     proxy_admin_key: SecretStr | None = None  # opens GET /v1/usage (and the admin endpoints)
+    proxy_daily_neurons: int | None = Field(default=None, ge=1)  # the account's daily guard, all keys together
     proxy_key_rpm: int | None = Field(default=None, ge=1)  # requests per minute of a key that sets none
     proxy_key_tpm: int | None = Field(default=None, ge=1)  # tokens per minute of a key that sets none
     proxy_responses_ttl: float = Field(default=24 * 3600.0, gt=0)  # how long a stored Response is kept
