@@ -40,13 +40,12 @@ from app.observe.observer import Observer, Observers
 from app.observe.traces import from_environment
 from app.pipeline.core import Hooks, Pipeline
 from app.pipeline.upstream_call import ResilientClient, StreamTimeouts
-from app.policies.budgets import Budgets
 from app.policies.hooks import Admission, Settlement
 from app.policies.identity import IdentityGuard, KeyGuard
 from app.policies.ledger import UsageLedger
 from app.policies.model_access import ModelAccess
 from app.policies.named_keys import NamedKeys
-from app.policies.rate_limits import RateLimits
+from app.policies.quotas import Quotas
 from app.resilience.breaker import BreakerBoard, Breakers
 from app.resilience.limiter import ConcurrencyLimit, Gate
 from app.resilience.retry import RetryPolicy
@@ -59,7 +58,7 @@ from app.serving.chat import ChatLimits
 from app.serving.readiness import Readiness
 from app.serving.usage import UsageReport
 from app.settings import Settings, load_settings
-from app.stores.counters import MemoryCounters
+from app.stores.quotas import MemoryQuotas
 from app.stores.responses import MemoryResponseStore
 from app.stores.sqlite import SQLiteState
 from app.upstream.addresses import AddressPolicy, is_public
@@ -196,13 +195,18 @@ def create_app(
             )
             state = SQLiteState(settings.proxy_state_path)
             stack.callback(state.close)
-            limits = RateLimits(MemoryCounters(), settings.proxy_key_rpm, settings.proxy_key_tpm, seams.wall_clock)
             ledger = UsageLedger(state, partial(_rate, catalogue), seams.wall_clock)
             stack.push_async_callback(ledger.close)
-            budgets = Budgets(state, settings.proxy_daily_neurons, partial(_rate, catalogue), seams.wall_clock)
-            hooks = Hooks(
-                (ModelAccess(), limits, budgets, *seams.admission), (limits, budgets, ledger, *seams.settlement)
+            quotas = Quotas(
+                MemoryQuotas(seams.wall_clock),
+                state,
+                partial(_rate, catalogue),
+                seams.wall_clock,
+                rpm=settings.proxy_key_rpm,
+                tpm=settings.proxy_key_tpm,
+                daily_neurons=settings.proxy_daily_neurons,
             )
+            hooks = Hooks((ModelAccess(), quotas, *seams.admission), (quotas, ledger, *seams.settlement))
             pipeline = Pipeline(settings, router, resilient, targets, catalogue, observer, hooks, seams.clock)
             chat = ChatCompletions(
                 pipeline,
