@@ -58,7 +58,7 @@ from app.serving.chat import ChatLimits
 from app.serving.readiness import Readiness
 from app.serving.usage import UsageReport
 from app.settings import Settings, load_settings
-from app.stores.quotas import MemoryQuotas
+from app.stores.quotas import MemoryQuotas, QuotaStore
 from app.stores.responses import MemoryResponseStore
 from app.stores.sqlite import SQLiteState
 from app.upstream.addresses import AddressPolicy, is_public
@@ -197,8 +197,14 @@ def create_app(
             stack.callback(state.close)
             ledger = UsageLedger(state, partial(_rate, catalogue), seams.wall_clock)
             stack.push_async_callback(ledger.close)
+            quota_store: QuotaStore = MemoryQuotas(seams.wall_clock)
+            if settings.proxy_redis_url is not None:
+                from app.stores.redis_backend import connect  # imported only when used: redis-py is not small
+
+                redis, quota_store = connect(settings.proxy_redis_url.get_secret_value(), quota_store, settings)
+                stack.push_async_callback(redis.aclose)
             quotas = Quotas(
-                MemoryQuotas(seams.wall_clock),
+                quota_store,
                 state,
                 partial(_rate, catalogue),
                 seams.wall_clock,

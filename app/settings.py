@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     proxy_metrics: bool = True  # GET /metrics
     proxy_ready_ttl: float = Field(default=30.0, gt=0)  # how long /ready trusts its last look at the account
     proxy_state_path: Path = Path("data/proxy.sqlite3")  # keys and usage (the embedded backend)
+    proxy_redis_url: SecretStr | None = None  # limits and budgets shared by every replica (redis://host:6379/0)
+    proxy_redis_required: bool = False  # Redis down: 503 (true) or count alone with a warning (false)
     proxy_admin_key: SecretStr | None = None  # opens GET /v1/usage (and the admin endpoints)
     proxy_daily_neurons: int | None = Field(default=None, ge=1)  # the account's daily guard, all keys together
     proxy_key_rpm: int | None = Field(default=None, ge=1)  # requests per minute of a key that sets none
