@@ -13,11 +13,12 @@ RECHECK_SECONDS = 1.0
 
 
 class NamedKeys:
-    __slots__ = ("_checked", "_clock", "_lock", "_records", "_store", "_version")
+    __slots__ = ("_active", "_checked", "_clock", "_lock", "_records", "_store", "_version")
 
     def __init__(self, store: KeyStore, clock: Callable[[], float]) -> None:
         self._store, self._clock = store, clock
         self._records: dict[str, KeyRecord] = {}
+        self._active = False  # some key is not revoked
         self._version: int | None = None
         self._checked = float("-inf")
         self._lock = asyncio.Lock()  # one look at a time; requests meanwhile wait for it, not for stale keys
@@ -29,7 +30,7 @@ class NamedKeys:
     async def any(self) -> bool:
         """Whether any key is in force (one that is not revoked): then every request needs a key."""
         await self._refresh()
-        return any(not record.revoked for record in self._records.values())
+        return self._active
 
     async def _refresh(self) -> None:
         if self._clock() - self._checked < RECHECK_SECONDS:
@@ -40,5 +41,6 @@ class NamedKeys:
             version = await self._store.version()
             if version != self._version:
                 self._records = {record.key_hash: record for record in await self._store.all()}
+                self._active = any(not record.revoked for record in self._records.values())
                 self._version = version
             self._checked = self._clock()

@@ -66,10 +66,13 @@ class Quotas:
         access = identity.access
         rpm = access.rpm if access is not None and access.rpm is not None else self._rpm
         tpm = access.tpm if access is not None and access.tpm is not None else self._tpm
+        budgeted = self._daily is not None or (
+            access is not None and (access.daily_neurons is not None or access.monthly_neurons is not None)
+        )
+        if rpm is None and tpm is None and not budgeted:
+            return  # the common case without limits: no clock, no dates
         now = self._wall()
-        budgets = self._budgets(exchange, now) if exchange.route is not None else []
-        if rpm is None and tpm is None and not budgets:
-            return
+        budgets = self._budgets(exchange, now) if budgeted and exchange.route is not None else []
         window = int(now // WINDOW_SECONDS)
         name = identity.name
         tokens = exchange.token_estimate
