@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -46,7 +47,7 @@ class UsageLedger:
             reasoning = usage.get("completion_tokens_details", {}).get("reasoning_tokens", 0)
         return UsageRow(
             at=at,
-            day=time.strftime("%Y-%m-%d", time.gmtime(at)),
+            day=_day(at),
             key=exchange.identity.name if exchange.identity is not None else "anonymous",
             endpoint=exchange.endpoint,
             model_asked=exchange.model_asked,
@@ -84,3 +85,13 @@ class UsageLedger:
         finally:
             self._task = None
         await self.flush()
+
+
+@functools.lru_cache(maxsize=4)
+def _day_of(days: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(days * 86_400))
+
+
+def _day(at: float) -> str:
+    """The UTC date, made once a day."""
+    return _day_of(int(at // 86_400))

@@ -58,6 +58,7 @@ class SQLiteState:
         self._writes = 0
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash may lose the last batch, never corrupt
             self._db.executescript(SCHEMA)
 
     def close(self) -> None:
@@ -113,10 +114,14 @@ class SQLiteState:
 
     # -- the usage ledger ----------------------------------------------------------------------------------
     async def record(self, rows: list[UsageRow]) -> None:
-        values = [_usage_row(row) for row in rows]
-
         def insert(db: sqlite3.Connection) -> None:
-            db.executemany(f"INSERT INTO usage VALUES ({','.join('?' * len(USAGE_FIELDS))})", values)
+            db.execute("BEGIN")  # one transaction per batch: a commit per row costs more than the request
+            try:
+                db.executemany(f"INSERT INTO usage VALUES ({','.join('?' * len(USAGE_FIELDS))})", rows)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
         await self._run(insert)
 
@@ -165,7 +170,3 @@ def _key_row(record: KeyRecord) -> tuple[Any, ...]:
 def _key_record(row: tuple[Any, ...]) -> KeyRecord:
     name, digest, models, rpm, tpm, daily, monthly, expires, revoked, created = row
     return KeyRecord(name, digest, tuple(json.loads(models)), rpm, tpm, daily, monthly, expires, bool(revoked), created)
-
-
-def _usage_row(row: UsageRow) -> tuple[Any, ...]:
-    return tuple(int(v) if isinstance(v, bool) else v for v in (getattr(row, name) for name in USAGE_FIELDS))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 GROUPS = ("key", "model", "day", "endpoint")  # what totals may be grouped by
 
 
-@dataclass(frozen=True, slots=True)
-class UsageRow:
+class UsageRow(NamedTuple):
+    """A tuple: it is the table's row as it is written (the fields in the columns' order)."""
+
     at: float  # Unix time the request ended
     day: str  # its UTC date, YYYY-MM-DD
     key: str  # the identity's name
@@ -29,7 +29,7 @@ class UsageRow:
     request_id: str
 
 
-USAGE_FIELDS = tuple(f.name for f in fields(UsageRow))  # the ledger's columns, in order
+USAGE_FIELDS = UsageRow._fields  # the ledger's columns, in order
 
 
 class UsageStore(Protocol):
