@@ -22,7 +22,7 @@ log = logging.getLogger("workers_ai_proxy")
 class UsageLedger:
     """A settlement hook."""
 
-    __slots__ = ("_interval", "_pending", "_rate", "_store", "_task", "_wall")
+    __slots__ = ("_interval", "_pending", "_rate", "_sleeping", "_store", "_task", "_wall")
 
     def __init__(
         self, store: UsageStore, rate: Callable[[str], Rate], wall: Callable[[], float], interval: float = 0.5
@@ -30,6 +30,7 @@ class UsageLedger:
         self._store, self._rate, self._wall, self._interval = store, rate, wall, interval
         self._pending: list[UsageRow] = []
         self._task: asyncio.Task[None] | None = None
+        self._sleeping = False  # the writer waits for more rows (and may be woken to write now)
 
     async def settle(self, exchange: Exchange) -> None:
         self._pending.append(self.row(exchange))
@@ -74,15 +75,22 @@ class UsageLedger:
                 log.exception("%d usage rows could not be written", len(rows))
 
     async def close(self) -> None:
-        if self._task is not None:
+        task = self._task
+        if task is not None:
+            if self._sleeping:
+                task.cancel()  # wakes it: it writes at once
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task  # at most `interval` away
+                await task
         await self.flush()
 
     async def _write_soon(self) -> None:
+        self._sleeping = True
         try:
             await asyncio.sleep(self._interval)
+        except asyncio.CancelledError:
+            pass  # closing: write now
         finally:
+            self._sleeping = False
             self._task = None
         await self.flush()
 
