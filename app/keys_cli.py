@@ -18,6 +18,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from app.stores.keys import KeyRecord, key_hash, new_key
 from app.stores.sqlite import SQLiteState
@@ -82,16 +83,16 @@ async def _run(args: argparse.Namespace, state: SQLiteState) -> int:
             return 1
         print(f"key {args.name!r} revoked", file=sys.stderr)
         return 0
-    records = await state.all()
-    print(_table(records))
+    now = time.time()
+    today = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    usage = {row["key"]: row for row in await state.totals(today, now + 1, ("key",))}
+    print(_table(await state.all(), usage, now))
     return 0
 
 
-def _table(records: list[KeyRecord]) -> str:
-    now = time.time()
-    rows: list[tuple[str, ...]] = [
-        ("name", "models", "rpm", "tpm", "daily neurons", "monthly neurons", "expires", "state")
-    ]
+def _table(records: list[KeyRecord], usage: dict[str, dict[str, Any]], now: float) -> str:
+    header = ("name", "models", "rpm", "tpm", "daily neurons", "monthly neurons", "expires", "state", "today")
+    rows: list[tuple[str, ...]] = [header]
     for r in records:
         state = "revoked" if r.revoked else "expired" if r.expires is not None and r.expires <= now else "active"
         expires = datetime.fromtimestamp(r.expires, UTC).strftime("%Y-%m-%d %H:%M") if r.expires else "-"
@@ -102,12 +103,19 @@ def _table(records: list[KeyRecord]) -> str:
                 *(str(v) if v is not None else "-" for v in (r.rpm, r.tpm, r.daily_neurons, r.monthly_neurons)),
                 expires,
                 state,
+                _today(usage.get(r.name)),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
     )
+
+
+def _today(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return "-"
+    return f"{row['requests']} requests, {row['neurons']:.1f} neurons"
 
 
 def _positive(text: str) -> int:

@@ -54,6 +54,7 @@ from app.server.limits import ConnectionLimits
 from app.server.warden import STATE_KEY as WARDEN_KEY
 from app.server.warden import ConnectionWarden
 from app.serving import ChatCompletions, Completions, Embeddings, GatewayLogs, Messages, Models, Responses, Serving
+from app.serving.admin_keys import AdminKeys
 from app.serving.chat import ChatLimits
 from app.serving.readiness import Readiness
 from app.serving.usage import UsageReport
@@ -265,6 +266,7 @@ def create_app(
                 log_bodies=settings.proxy_log_bodies,
                 admin_key=settings.proxy_admin_key.get_secret_value() if settings.proxy_admin_key else None,
                 usage=UsageReport(ledger, state),
+                admin_keys=AdminKeys(state, state, ledger),
             )
             gc.collect()
             gc.freeze()  # start-up objects (FastAPI, pydantic schemas) leave the collector's full scans

@@ -1,4 +1,4 @@
-"""Admin endpoints (`GET /v1/usage`, later `/admin/keys`): only `PROXY_ADMIN_KEY` opens them, compared in constant
+"""Admin endpoints (`GET /v1/usage`, `/admin/keys`): only `PROXY_ADMIN_KEY` opens them, compared in constant
 time; other keys get a 403, no key a 401; without PROXY_ADMIN_KEY they are off (403)."""
 
 from __future__ import annotations
@@ -9,11 +9,14 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.api.body import parse_body
 from app.api.operation import Operation
 from app.api.respond import json_response
 from app.api.state import app_state
 from app.errors import AuthenticationFailed, PermissionDenied
 from app.policies.identity import bearer_token
+from app.protocol.admin import KeyCreateRequest
+from app.serving.admin_keys import AdminKeys
 
 
 def require_admin(request: Request) -> None:
@@ -37,6 +40,28 @@ async def usage(request: Request) -> Response:
     return json_response(totals)
 
 
+def _keys(request: Request) -> AdminKeys:
+    require_admin(request)
+    keys = app_state(request).admin_keys
+    if keys is None:
+        raise PermissionDenied("The key store is off in this app.", code="admin_disabled")
+    return keys
+
+
+async def create_key(request: Request) -> Response:
+    keys = _keys(request)
+    body = await parse_body(request, KeyCreateRequest)
+    return json_response(await keys.create(body, time.time()), status=201)
+
+
+async def list_keys(request: Request) -> Response:
+    return json_response(await _keys(request).list(time.time()))
+
+
+async def revoke_key(request: Request) -> Response:
+    return json_response(await _keys(request).revoke(request.path_params["name"], time.time()))
+
+
 OPERATIONS = (
     Operation(
         "GET",
@@ -47,4 +72,17 @@ OPERATIONS = (
         resource="usage",
         also_at=("/usage",),
     ),
+    Operation(
+        "POST",
+        "/admin/keys",
+        create_key,
+        summary="Make a named key (PROXY_ADMIN_KEY); the reply shows it, once",
+        tag="admin",
+        resource="admin",
+        body=KeyCreateRequest,
+    ),
+    Operation(
+        "GET", "/admin/keys", list_keys, summary="The named keys (never the keys)", tag="admin", resource="admin"
+    ),
+    Operation("DELETE", "/admin/keys/{name}", revoke_key, summary="Revoke a named key", tag="admin", resource="admin"),
 )

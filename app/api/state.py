@@ -16,6 +16,7 @@ from app.pipeline.core import Pipeline
 from app.policies import gateway_headers
 from app.policies.identity import Credentials, IdentityGuard
 from app.serving import Serving
+from app.serving.admin_keys import AdminKeys
 from app.serving.readiness import Readiness
 from app.serving.usage import UsageReport
 
@@ -38,6 +39,7 @@ class AppState:
     log_bodies: bool = False  # PROXY_LOG_BODIES: the exchange keeps the request and reply text
     admin_key: str | None = field(default=None, repr=False)  # PROXY_ADMIN_KEY
     usage: UsageReport | None = None
+    admin_keys: AdminKeys | None = None
 
 
 def app_state(request: Request) -> AppState:

@@ -1,0 +1,27 @@
+"""The admin endpoints' request bodies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class KeyCreateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    models: list[str] = Field(default_factory=list, max_length=100)  # glob patterns; empty: every model
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+    daily_neurons: int | None = Field(default=None, ge=1)
+    monthly_neurons: int | None = Field(default=None, ge=1)
+    expires: float | None = None  # Unix seconds, or an ISO date / date-time (UTC unless it says otherwise)
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _moment(cls, value: object) -> object:
+        if isinstance(value, str):
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+        return value
