@@ -60,7 +60,7 @@ from app.serving.readiness import Readiness
 from app.serving.usage import UsageReport
 from app.settings import Settings, load_settings
 from app.stores.quotas import MemoryQuotas, QuotaStore
-from app.stores.responses import MemoryResponseStore
+from app.stores.responses import MemoryResponseStore, ResponseStore
 from app.stores.sqlite import SQLiteState
 from app.upstream.addresses import AddressPolicy, is_public
 from app.upstream.catalogue_pages import catalogue_page
@@ -199,11 +199,19 @@ def create_app(
             ledger = UsageLedger(state, partial(_rate, catalogue), seams.wall_clock)
             stack.push_async_callback(ledger.close)
             quota_store: QuotaStore = MemoryQuotas(seams.wall_clock)
+            response_store: ResponseStore = MemoryResponseStore(
+                settings.proxy_responses_max,
+                settings.proxy_responses_max_bytes,
+                settings.proxy_responses_ttl,
+                time.monotonic,
+            )
             if settings.proxy_redis_url is not None:
                 from app.stores.redis_backend import connect  # imported only when used: redis-py is not small
 
-                redis, quota_store = connect(settings.proxy_redis_url.get_secret_value(), quota_store, settings)
-                stack.push_async_callback(redis.aclose)
+                url = settings.proxy_redis_url.get_secret_value()
+                shared = connect(url, quota_store, response_store, settings)
+                stack.push_async_callback(shared.redis.aclose)
+                quota_store, response_store = shared.quotas, shared.responses
             quotas = Quotas(
                 quota_store,
                 state,
@@ -228,15 +236,7 @@ def create_app(
             serving = Serving(
                 chat=chat,
                 messages=Messages(chat),
-                responses=Responses(
-                    chat,
-                    MemoryResponseStore(
-                        settings.proxy_responses_max,
-                        settings.proxy_responses_max_bytes,
-                        settings.proxy_responses_ttl,
-                        time.monotonic,
-                    ),
-                ),
+                responses=Responses(chat, response_store),
                 completions=Completions(pipeline, settings.proxy_max_n),
                 embeddings=Embeddings(
                     pipeline, InputLimits(settings.proxy_embeddings_max_inputs, settings.proxy_embeddings_max_chars)

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from app.settings import Settings
-from app.stores.failover import FailoverQuotas
+from app.stores.failover import FailoverQuotas, FailoverResponses
 from app.stores.quotas import QuotaStore
 from app.stores.redis_quotas import RedisQuotas
+from app.stores.redis_responses import RedisResponseStore
+from app.stores.responses import ResponseStore
 
 
-def connect(url: str, embedded: QuotaStore, settings: Settings) -> tuple[Redis, QuotaStore]:
+@dataclass(frozen=True, slots=True)
+class Shared:
+    redis: Redis
+    quotas: QuotaStore
+    responses: ResponseStore
+
+
+def connect(url: str, quotas: QuotaStore, responses: ResponseStore, settings: Settings) -> Shared:
+    """`quotas`, `responses`: the embedded stores, for when Redis cannot be reached."""
     redis = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
-    return redis, FailoverQuotas(RedisQuotas(redis), embedded, settings.proxy_redis_required, time.monotonic)
+    required = settings.proxy_redis_required
+    return Shared(
+        redis,
+        FailoverQuotas(RedisQuotas(redis), quotas, required, time.monotonic),
+        FailoverResponses(RedisResponseStore(redis, settings.proxy_responses_ttl), responses, required, time.monotonic),
+    )

@@ -163,3 +163,18 @@ def test_the_scripts(fresh_redis: str) -> None:
         await client.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_response_stored_on_one_replica_is_continued_on_the_other(start_proxy: StartProxy, fresh_redis: str) -> None:
+    first, second = (start_proxy(proxy_redis_url=fresh_redis) for _ in range(2))
+    made = httpx.post(first.url + "/v1/responses", json={"model": LLAMA, "input": "Remember: 42"})
+    assert made.status_code == 200
+    response_id = made.json()["id"]
+    assert httpx.get(f"{second.url}/v1/responses/{response_id}").json()["id"] == response_id
+    continued = httpx.post(
+        second.url + "/v1/responses",
+        json={"model": LLAMA, "input": "What was it?", "previous_response_id": response_id},
+    )
+    assert continued.status_code == 200 and continued.json()["previous_response_id"] == response_id
+    assert httpx.delete(f"{second.url}/v1/responses/{response_id}").status_code == 200
+    assert httpx.get(f"{first.url}/v1/responses/{response_id}").status_code == 404
