@@ -178,3 +178,18 @@ def test_a_response_stored_on_one_replica_is_continued_on_the_other(start_proxy:
     assert continued.status_code == 200 and continued.json()["previous_response_id"] == response_id
     assert httpx.delete(f"{second.url}/v1/responses/{response_id}").status_code == 200
     assert httpx.get(f"{first.url}/v1/responses/{response_id}").status_code == 404
+
+
+def test_usage_recorded_by_both_replicas_adds_up(start_proxy: StartProxy, tmp_path: Path, fresh_redis: str) -> None:
+    state = tmp_path / "state.sqlite3"
+    admin = "sk-admin-0123456789abcdef"
+    servers = replicas(start_proxy, state, fresh_redis, Wall(), proxy_admin_key=admin)
+    key = make_key(state, "both")
+    assert asyncio.run(burst(servers, key, 20)) == [200] * 20
+    query = {"group_by": "key", "start": "0", "end": "9999999999"}  # the replicas' clock is injected
+    headers = {"Authorization": f"Bearer {admin}"}
+    for server in servers:  # each writes out what it holds before it reads
+        httpx.get(server.url + "/v1/usage", params=query, headers=headers)
+    for server in servers:
+        (row,) = httpx.get(server.url + "/v1/usage", params=query, headers=headers).json()["data"]
+        assert row["key"] == "both" and row["requests"] == 20 and row["errors"] == 0
