@@ -39,6 +39,7 @@ from app.observe.metrics import Metrics, multiprocess_dir
 from app.observe.observer import Observer, Observers
 from app.observe.traces import from_environment
 from app.pipeline.core import Hooks, Pipeline
+from app.pipeline.pacing import Pacer
 from app.pipeline.upstream_call import ResilientClient, StreamTimeouts
 from app.policies.hooks import Admission, Settlement
 from app.policies.identity import IdentityGuard, KeyGuard
@@ -175,6 +176,21 @@ def create_app(
                     *seams.observers,
                 ]
             )
+            quota_store: QuotaStore = MemoryQuotas(seams.wall_clock)
+            response_store: ResponseStore = MemoryResponseStore(
+                settings.proxy_responses_max,
+                settings.proxy_responses_max_bytes,
+                settings.proxy_responses_ttl,
+                time.monotonic,
+            )
+            if settings.proxy_redis_url is not None:
+                from app.stores.redis_backend import connect  # imported only when used: redis-py is not small
+
+                url = settings.proxy_redis_url.get_secret_value()
+                shared = connect(url, quota_store, response_store, settings)
+                stack.push_async_callback(shared.redis.aclose)
+                quota_store, response_store = shared.quotas, shared.responses
+            pacer = Pacer(quota_store, settings.upstream_rpm, settings.proxy_queue_timeout, seams.wall_clock)
             resilient = ResilientClient(
                 client,
                 targets,
@@ -193,25 +209,12 @@ def create_app(
                 ),
                 observer,
                 seams.clock,
+                pacer,
             )
             state = SQLiteState(settings.proxy_state_path)
             stack.callback(state.close)
             ledger = UsageLedger(state, partial(_rate, catalogue), seams.wall_clock)
             stack.push_async_callback(ledger.close)
-            quota_store: QuotaStore = MemoryQuotas(seams.wall_clock)
-            response_store: ResponseStore = MemoryResponseStore(
-                settings.proxy_responses_max,
-                settings.proxy_responses_max_bytes,
-                settings.proxy_responses_ttl,
-                time.monotonic,
-            )
-            if settings.proxy_redis_url is not None:
-                from app.stores.redis_backend import connect  # imported only when used: redis-py is not small
-
-                url = settings.proxy_redis_url.get_secret_value()
-                shared = connect(url, quota_store, response_store, settings)
-                stack.push_async_callback(shared.redis.aclose)
-                quota_store, response_store = shared.quotas, shared.responses
             quotas = Quotas(
                 quota_store,
                 state,

@@ -12,6 +12,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -31,6 +32,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from app.models.upstream_limits import published_rpm
 from app.policies import gateway_headers as gateway
 from app.routing.upstreams import UPSTREAMS
 
@@ -59,6 +61,7 @@ class ModelSettings(BaseModel):
 
     max_tokens: int | None = Field(default=None, ge=1)
     upstream: str | None = None  # overrides PROXY_UPSTREAM for this model
+    rpm: int | None = Field(default=None, ge=1)  # the pace of the proxy's own requests to it (upstream pacing)
 
     @field_validator("upstream")
     @classmethod
@@ -127,6 +130,9 @@ class Settings(BaseSettings):
     proxy_breaker_cooldown: float = Field(default=30.0, gt=0)
     proxy_max_concurrency: int = Field(default=512, ge=1)
     proxy_queue_timeout: float = Field(default=10.0, ge=0)
+    # auto: Workers AI's published rates when the API base is Cloudflare's; on: always; off: never. A model's own
+    # `rpm` in [models."..."] applies unless off.
+    proxy_upstream_pacing: Literal["auto", "on", "off"] = "auto"
     proxy_max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     # the HTTP server: what a client may hold before the proxy knows who it is (app.server)
     proxy_max_head_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -214,6 +220,18 @@ class Settings(BaseSettings):
     def pass_through(self) -> bool:
         """No server token: the client's bearer token is the Cloudflare token."""
         return self.cloudflare_api_token is None
+
+    def upstream_rpm(self, model_id: str) -> int | None:
+        """The pace of the proxy's own requests to a model (None: not paced)."""
+        if self.proxy_upstream_pacing == "off":
+            return None
+        override = self.models.get(model_id)
+        if override is not None and override.rpm is not None:
+            return override.rpm
+        cloudflare = urlsplit(self.cloudflare_api_base).hostname == "api.cloudflare.com"
+        if self.proxy_upstream_pacing == "on" or (cloudflare and not self.proxy_emulator):
+            return published_rpm(model_id)
+        return None
 
     def max_tokens_for(self, *names: str) -> int:
         for name in names:

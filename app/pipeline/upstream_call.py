@@ -21,6 +21,7 @@ from app.dialects.base import AnswerReader
 from app.errors import ClientClosedRequest, ProxyError, RequestTimeout, UpstreamError, UpstreamTimeout
 from app.exchange import Exchange
 from app.observe.observer import Attempt, AttemptOutcome, Observer
+from app.pipeline.pacing import Pacer
 from app.pipeline.stream import Frames, StreamGuard, answer_frames, choice_frames
 from app.policies import gateway_headers
 from app.resilience.breaker import BreakerBoard
@@ -74,6 +75,7 @@ class ResilientClient:
         timeouts: StreamTimeouts,
         observer: Observer,
         clock: Callable[[], float],
+        pacer: Pacer | None = None,
     ) -> None:
         self.upstream = upstream
         self.targets = targets
@@ -82,6 +84,7 @@ class ResilientClient:
         self.gate = gate
         self.timeouts = timeouts
         self.observer = observer
+        self.pacer = pacer
         self.clock = clock  # the observer's clock, for attempt durations
 
     def headers(self, call: UpstreamCall, *, stream: bool) -> httpx.Headers:
@@ -160,6 +163,8 @@ class ResilientClient:
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
+            if self.pacer is not None:
+                await self.pacer.pace(call.route.model_id)
             breaker.check()
             try:
                 slot = await self.gate.acquire()
