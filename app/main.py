@@ -7,6 +7,7 @@ from the settings in the lifespan.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import inspect
 import logging
@@ -71,6 +72,7 @@ from app.upstream.targets import Targets
 from app.upstream.transport import AiohttpTransport
 
 log = logging.getLogger("workers_ai_proxy")
+EXAMPLE_PACED_MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"  # paced when the published rates apply at all
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +192,11 @@ def create_app(
                 shared = connect(url, quota_store, response_store, settings)
                 stack.push_async_callback(shared.redis.aclose)
                 quota_store, response_store = shared.quotas, shared.responses
-            pacer = Pacer(quota_store, settings.upstream_rpm, settings.proxy_queue_timeout, seams.wall_clock)
+            pace = functools.lru_cache(maxsize=4096)(settings.upstream_rpm)  # model id -> rpm, decided once
+            paced = settings.proxy_upstream_pacing != "off" and (
+                any(m.rpm is not None for m in settings.models.values()) or pace(EXAMPLE_PACED_MODEL) is not None
+            )
+            pacer = Pacer(quota_store, pace, settings.proxy_queue_timeout, seams.wall_clock) if paced else None
             resilient = ResilientClient(
                 client,
                 targets,
