@@ -190,7 +190,7 @@ def create_app(
 
                 url = settings.proxy_redis_url.get_secret_value()
                 shared = connect(url, quota_store, response_store, settings)
-                stack.push_async_callback(shared.redis.aclose)
+                stack.push_async_callback(shared.close)
                 quota_store, response_store = shared.quotas, shared.responses
             pace = functools.lru_cache(maxsize=4096)(settings.upstream_rpm)  # model id -> rpm, decided once
             paced = settings.proxy_upstream_pacing != "off" and (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -20,14 +21,22 @@ class Shared:
     redis: Redis
     quotas: QuotaStore
     responses: ResponseStore
+    counters: RedisQuotas  # its pending adjustments are sent before the client closes
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):  # Redis gone at shutdown: nothing left to save
+            await self.counters.flush()
+        await self.redis.aclose()
 
 
 def connect(url: str, quotas: QuotaStore, responses: ResponseStore, settings: Settings) -> Shared:
     """`quotas`, `responses`: the embedded stores, for when Redis cannot be reached."""
     redis = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
     required = settings.proxy_redis_required
+    counters = RedisQuotas(redis)
     return Shared(
         redis,
-        FailoverQuotas(RedisQuotas(redis), quotas, required, time.monotonic),
+        FailoverQuotas(counters, quotas, required, time.monotonic),
         FailoverResponses(RedisResponseStore(redis, settings.proxy_responses_ttl), responses, required, time.monotonic),
+        counters,
     )

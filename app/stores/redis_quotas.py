@@ -4,6 +4,8 @@ name has the `{wap}` hash tag, so that one script's keys share a slot on Redis C
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +13,7 @@ from redis.asyncio import Redis
 
 from app.stores.quotas import Ask, Verdict
 
+log = logging.getLogger("workers_ai_proxy")
 PREFIX = "{wap}:q:"
 # KEYS: the counters; ARGV: amount, limit, ttl and seed of each, in turn
 RESERVE = """
@@ -50,12 +53,18 @@ return 1
 
 
 class RedisQuotas:
-    __slots__ = ("_adjust", "_redis", "_reserve")
+    """Adjustments (what settled requests give back or add) are summed per counter and sent together, at most
+    `interval` seconds later, in one script call: the admission's is the only round trip on a request's path."""
 
-    def __init__(self, redis: Redis) -> None:
+    __slots__ = ("_adjust", "_interval", "_pending", "_redis", "_reserve", "_task")
+
+    def __init__(self, redis: Redis, interval: float = 0.05) -> None:
         self._redis = redis
         self._reserve = redis.register_script(RESERVE)
         self._adjust = redis.register_script(ADJUST)
+        self._interval = interval
+        self._pending: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
 
     async def reserve(self, asks: Sequence[Ask]) -> Verdict:
         args: list[Any] = []
@@ -67,7 +76,23 @@ class RedisQuotas:
         return Verdict(bool(allowed), counts, int(refused) - 1 if not allowed else None)
 
     async def adjust(self, changes: Sequence[tuple[str, float]]) -> None:
-        if changes:
-            await self._adjust(
-                keys=[PREFIX + counter for counter, _ in changes], args=[repr(float(a)) for _, a in changes]
-            )
+        for counter, amount in changes:
+            self._pending[counter] = self._pending.get(counter, 0.0) + amount
+        if self._pending and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._send_soon())
+
+    async def flush(self) -> None:
+        """Send what is pending now (at shutdown, and in tests)."""
+        pending, self._pending = self._pending, {}
+        if pending:
+            await self._adjust(keys=[PREFIX + c for c in pending], args=[repr(float(a)) for a in pending.values()])
+
+    async def _send_soon(self) -> None:
+        try:
+            await asyncio.sleep(self._interval)
+        finally:
+            self._task = None
+        try:
+            await self.flush()
+        except Exception as exc:  # Redis gone: those counters' windows end on their own; nothing else to do
+            log.warning("Redis is unreachable (%s): counter adjustments were dropped", type(exc).__name__)

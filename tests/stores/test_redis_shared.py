@@ -46,6 +46,22 @@ def fresh_redis(redis_url: str) -> str:
     return redis_url
 
 
+def wait_for_counter(url: str, counter: str, value: float) -> None:
+    """Until the replicas' batched adjustments have reached Redis (an event, not a time)."""
+
+    async def poll() -> None:
+        client = Redis.from_url(url)
+        try:
+            while True:
+                if float(await client.get(counter) or 0) == value:
+                    return
+                await asyncio.sleep(0.01)
+        finally:
+            await client.aclose()
+
+    asyncio.run(asyncio.wait_for(poll(), 30))
+
+
 def replicas(start_proxy: StartProxy, state: Path, redis: str, wall: Wall, **more: Any) -> list[ProxyServer]:
     return [
         start_proxy(seams=Seams(wall_clock=wall), proxy_state_path=state, proxy_redis_url=redis, **more)
@@ -91,7 +107,10 @@ def test_two_replicas_enforce_one_token_limit(start_proxy: StartProxy, tmp_path:
     statuses = asyncio.run(burst(servers, key, 30, max_tokens=100))
     admitted = statuses.count(200)
     assert fits <= admitted <= 30 and statuses.count(429) == 30 - admitted
-    # every admitted request settled and gave back what it did not use: what is left is exact
+    # every admitted request settled and gave back what it did not use (a moment later: adjustments travel
+    # together): what is left is exact
+    counter = f"{{wap}}:q:rl:tokens:t:{int(Wall().now // 60)}"
+    wait_for_counter(fresh_redis, counter, used * (admitted + 1))
     last = httpx.post(
         servers[1].url + "/v1/chat/completions",
         json={"model": LLAMA, "messages": HELLO, "max_tokens": 100},
@@ -157,6 +176,7 @@ def test_the_scripts(fresh_redis: str) -> None:
         second = await quotas.reserve(asks)
         assert not second.allowed and second.refused == 1 and second.used == (1.0, 14.5)  # all or none
         await quotas.adjust([("b", -20.0), ("missing", -1.0)])
+        await quotas.flush()  # adjustments travel together, a moment later
         third = await quotas.reserve(asks)
         assert third.allowed and third.used == (2.0, 10.0)  # b never went below zero; missing was not made
         assert 0 < await client.ttl("{wap}:q:a") <= 60 and await client.exists("{wap}:q:missing") == 0
