@@ -103,13 +103,14 @@ def test_two_replicas_enforce_one_token_limit(start_proxy: StartProxy, tmp_path:
     )
     reserved = 1000 - int(one.headers["x-ratelimit-remaining-tokens"])  # this request's reservation, held
     used = one.json()["usage"]["total_tokens"]
+    counter = f"{{wap}}:q:rl:tokens:t:{int(Wall().now // 60)}"
+    wait_for_counter(fresh_redis, counter, used)  # its reservation given back to what it used
     fits = (1000 - used) // reserved
     statuses = asyncio.run(burst(servers, key, 30, max_tokens=100))
     admitted = statuses.count(200)
     assert fits <= admitted <= 30 and statuses.count(429) == 30 - admitted
     # every admitted request settled and gave back what it did not use (a moment later: adjustments travel
     # together): what is left is exact
-    counter = f"{{wap}}:q:rl:tokens:t:{int(Wall().now // 60)}"
     wait_for_counter(fresh_redis, counter, used * (admitted + 1))
     last = httpx.post(
         servers[1].url + "/v1/chat/completions",
