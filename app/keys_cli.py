@@ -22,6 +22,7 @@ from typing import Any
 
 from app.stores.keys import KeyRecord, key_hash, new_key
 from app.stores.sqlite import SQLiteState
+from app.utc import day_start, moment
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -84,8 +85,7 @@ async def _run(args: argparse.Namespace, state: SQLiteState) -> int:
         print(f"key {args.name!r} revoked", file=sys.stderr)
         return 0
     now = time.time()
-    today = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-    usage = {row["key"]: row for row in await state.totals(today, now + 1, ("key",))}
+    usage = {row["key"]: row for row in await state.totals(day_start(now), now + 1, ("key",))}
     print(_table(await state.all(), usage, now))
     return 0
 
@@ -127,9 +127,6 @@ def _positive(text: str) -> int:
 
 def _date(text: str) -> float:
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment(text)
     except ValueError:
         raise argparse.ArgumentTypeError("a date (2027-01-31) or a date and time (2027-01-31T12:00Z)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()

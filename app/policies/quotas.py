@@ -113,7 +113,8 @@ class Quotas:
             return
         usage, served = exchange.usage, exchange.model_served
         used_tokens = usage["total_tokens"] if usage is not None else 0
-        cost = neurons(self._rate(served), usage) if served is not None else 0.0
+        budgeted = served is not None and any(unit == "neurons" for _, unit, _ in hold)
+        cost = neurons(self._rate(served), usage) if budgeted and served is not None else 0.0
         changes = [
             (counter, (used_tokens if unit == "tokens" else cost) - reserved) for counter, unit, reserved in hold
         ]

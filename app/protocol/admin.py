@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.utc import moment
 
 
 class KeyCreateRequest(BaseModel):
@@ -21,7 +21,4 @@ class KeyCreateRequest(BaseModel):
     @field_validator("expires", mode="before")
     @classmethod
     def _moment(cls, value: object) -> object:
-        if isinstance(value, str):
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-        return value
+        return moment(value) if isinstance(value, str) else value

@@ -4,7 +4,6 @@ tooling. A key is shown once, in the reply that makes it."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 from app.errors import InvalidRequest, NotFound
@@ -12,6 +11,7 @@ from app.policies.ledger import UsageLedger
 from app.protocol.admin import KeyCreateRequest
 from app.stores.keys import KeyRecord, KeyStore, key_hash, new_key
 from app.stores.usage import UsageStore
+from app.utc import day_start
 
 
 class AdminKeys:
@@ -38,9 +38,8 @@ class AdminKeys:
         return {"key": key, **_shown(record, now)}
 
     async def list(self, now: float) -> dict[str, Any]:
-        today = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         await self.ledger.flush()
-        usage = {row["key"]: row for row in await self.usage.totals(today, now + 1, ("key",))}
+        usage = {row["key"]: row for row in await self.usage.totals(day_start(now), now + 1, ("key",))}
         data = []
         for record in await self.keys.all():
             row = usage.get(record.name, {})

@@ -4,7 +4,6 @@ quirks, usage, metrics), and the answer leaves as an Anthropic message or event 
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from app.bridges.messages.reply import message
@@ -15,10 +14,9 @@ from app.frames.anthropic import MessagesEncoder, MessagesEnding
 from app.frames.openai import FrameEncoder, StreamEnding
 from app.pipeline.core import Reply
 from app.protocol.anthropic.messages import CountTokensRequest, MessagesRequest
+from app.serving.bridged import serve_bridged
 from app.serving.chat import ChatCompletions, ChatOutput
 
-log = logging.getLogger("workers_ai_proxy")
-IGNORED_TOOLS_HEADER = "x-proxy-ignored-tools"
 PATH = "/v1/messages"
 
 
@@ -40,16 +38,7 @@ class Messages:
 
     async def create(self, request: MessagesRequest, exchange: Exchange) -> Reply:
         translated = to_chat(request)
-        if translated.ignored_tools:
-            log.warning(
-                "%s: Anthropic's own tools cannot run here and were left out: %s",
-                exchange.request_id,
-                ", ".join(translated.ignored_tools),
-            )
-        reply = await self.chat.create(translated.request, exchange, MESSAGES)
-        if translated.ignored_tools:
-            reply.headers[IGNORED_TOOLS_HEADER] = ",".join(translated.ignored_tools)
-        return reply
+        return await serve_bridged(self.chat, translated.request, translated.ignored_tools, exchange, MESSAGES)
 
     async def count_tokens(self, request: CountTokensRequest, exchange: Exchange) -> dict[str, Any]:
         """An estimate: see `ChatCompletions.count_input_tokens`."""

@@ -5,7 +5,6 @@ translated once (`app.bridges.responses.request`), served by the chat pipeline, 
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
@@ -21,11 +20,10 @@ from app.frames.openai import FrameEncoder, StreamEnding
 from app.frames.responses import ResponsesEncoder, ResponsesEnding
 from app.pipeline.core import Reply
 from app.protocol.responses import ResponsesRequest
+from app.serving.bridged import serve_bridged
 from app.serving.chat import ChatCompletions, ChatOutput
 from app.stores.responses import ResponseStore, StoredResponse
 
-log = logging.getLogger("workers_ai_proxy")
-IGNORED_TOOLS_HEADER = "x-proxy-ignored-tools"
 PATH = "/v1/responses"
 MAX_LISTED = 100  # input_items' `limit`, as OpenAI bounds it
 
@@ -40,12 +38,6 @@ class Responses:
         history, history_size = await self._history(request, exchange)
         items = input_items(request)
         translated = to_chat(request, [*history, *items])
-        if translated.ignored_tools:
-            log.warning(
-                "%s: tools that cannot run here were left out: %s",
-                exchange.request_id,
-                ", ".join(translated.ignored_tools),
-            )
         shell = Shell(request, request.previous_response_id)
         store = self.store if request.store is not False else None
 
@@ -64,13 +56,10 @@ class Responses:
             assert isinstance(first, ResponsesEncoder)
             return ResponsesEnding(first, remember)
 
-        reply = await self.chat.create(
-            translated.request, exchange, ChatOutput("resp_", whole_response, encoder, ending)
-        )
+        output = ChatOutput("resp_", whole_response, encoder, ending)
+        reply = await serve_bridged(self.chat, translated.request, translated.ignored_tools, exchange, output)
         if isinstance(reply.body, dict):
             await remember(reply.body)
-        if translated.ignored_tools:
-            reply.headers[IGNORED_TOOLS_HEADER] = ",".join(translated.ignored_tools)
         return reply
 
     async def input_tokens(self, request: ResponsesRequest, exchange: Exchange) -> dict[str, Any]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from app.errors import InvalidRequest
 from app.policies.ledger import UsageLedger
 from app.stores.usage import GROUPS, UsageStore
+from app.utc import day_start, moment
 
 
 class UsageReport:
@@ -16,8 +16,7 @@ class UsageReport:
 
     async def totals(self, start: str | None, end: str | None, group_by: str | None, now: float) -> dict[str, Any]:
         """`start` / `end`: dates (2026-11-01, UTC), date-times or Unix seconds; by default today (UTC) so far."""
-        today = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-        begin = _moment(start, "start") if start else today
+        begin = _moment(start, "start") if start else day_start(now)
         finish = _moment(end, "end") if end else now + 1
         groups = tuple(g.strip() for g in (group_by or "").split(",") if g.strip())
         unknown = [g for g in groups if g not in GROUPS]
@@ -34,7 +33,6 @@ def _moment(text: str, param: str) -> float:
     except ValueError:
         pass
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment(text)
     except ValueError:
         raise InvalidRequest(f"`{param}` is a date (2026-11-01), a date-time or Unix seconds.", param=param) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
