@@ -1,7 +1,9 @@
 """`workers-ai-proxy keys`: named client keys in the state database (`PROXY_STATE_PATH`).
 
     workers-ai-proxy keys create --name team-a [--models PATTERN,...] [--rpm N] [--tpm N]
-                                 [--daily-neurons N] [--monthly-neurons N] [--expires DATE]
+                                 [--model-rpm PATTERN=N ...] [--model-tpm PATTERN=N ...]
+                                 [--daily-neurons N] [--monthly-neurons N] [--daily-tokens N] [--monthly-tokens N]
+                                 [--expires DATE]
     workers-ai-proxy keys list
     workers-ai-proxy keys revoke NAME
 
@@ -16,11 +18,12 @@ import asyncio
 import os
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.stores.keys import KeyRecord, key_hash, new_key
+from app.stores.keys import KeyRecord, ModelLimit, key_hash, new_key
 from app.stores.sqlite import SQLiteState
 from app.utc import day_start, moment
 
@@ -33,8 +36,26 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     create.add_argument("--models", help="comma-separated glob patterns of the models it may use (default: all)")
     create.add_argument("--rpm", type=_positive, help="requests per minute (default PROXY_KEY_RPM)")
     create.add_argument("--tpm", type=_positive, help="tokens per minute (default PROXY_KEY_TPM)")
+    create.add_argument(
+        "--model-rpm",
+        action="append",
+        type=_per_model,
+        default=[],
+        metavar="PATTERN=N",
+        help="requests per minute on each model the glob pattern matches (repeatable)",
+    )
+    create.add_argument(
+        "--model-tpm",
+        action="append",
+        type=_per_model,
+        default=[],
+        metavar="PATTERN=N",
+        help="tokens per minute on each model the glob pattern matches (repeatable)",
+    )
     create.add_argument("--daily-neurons", type=_positive, help="neurons per day (UTC)")
     create.add_argument("--monthly-neurons", type=_positive, help="neurons per calendar month (UTC)")
+    create.add_argument("--daily-tokens", type=_positive, help="tokens (input and output) per day (UTC)")
+    create.add_argument("--monthly-tokens", type=_positive, help="tokens per calendar month (UTC)")
     create.add_argument("--expires", type=_date, help="when it stops working: 2027-01-31 or 2027-01-31T12:00Z")
     commands.add_parser("list", help="the keys: names, limits, state (never the keys)")
     revoke = commands.add_parser("revoke", help="stop a key from working")
@@ -69,6 +90,9 @@ async def _run(args: argparse.Namespace, state: SQLiteState) -> int:
             args.monthly_neurons,
             args.expires,
             created=time.time(),
+            daily_tokens=args.daily_tokens,
+            monthly_tokens=args.monthly_tokens,
+            model_limits=model_limits(args.model_rpm, args.model_tpm),
         )
         try:
             await state.create(record)
@@ -91,7 +115,7 @@ async def _run(args: argparse.Namespace, state: SQLiteState) -> int:
 
 
 def _table(records: list[KeyRecord], usage: dict[str, dict[str, Any]], now: float) -> str:
-    header = ("name", "models", "rpm", "tpm", "daily neurons", "monthly neurons", "expires", "state", "today")
+    header = ("name", "models", "rpm", "tpm", "per model", "daily", "monthly", "expires", "state", "today")
     rows: list[tuple[str, ...]] = [header]
     for r in records:
         state = "revoked" if r.revoked else "expired" if r.expires is not None and r.expires <= now else "active"
@@ -100,7 +124,10 @@ def _table(records: list[KeyRecord], usage: dict[str, dict[str, Any]], now: floa
             (
                 r.name,
                 ",".join(r.models) or "all",
-                *(str(v) if v is not None else "-" for v in (r.rpm, r.tpm, r.daily_neurons, r.monthly_neurons)),
+                *(str(v) if v is not None else "-" for v in (r.rpm, r.tpm)),
+                _per_model_text(r.model_limits),
+                _budget_text(r.daily_neurons, r.daily_tokens),
+                _budget_text(r.monthly_neurons, r.monthly_tokens),
                 expires,
                 state,
                 _today(usage.get(r.name)),
@@ -116,6 +143,36 @@ def _today(row: dict[str, Any] | None) -> str:
     if row is None:
         return "-"
     return f"{row['requests']} requests, {row['neurons']:.1f} neurons"
+
+
+def model_limits(rpm: list[tuple[str, int]], tpm: list[tuple[str, int]]) -> tuple[ModelLimit, ...]:
+    """`--model-rpm` and `--model-tpm` pairs, one limit per pattern, in the order the patterns came."""
+    found: dict[str, ModelLimit] = {}
+    for pattern, n in rpm:
+        found[pattern] = replace(found.get(pattern, ModelLimit(pattern)), rpm=n)
+    for pattern, n in tpm:
+        found[pattern] = replace(found.get(pattern, ModelLimit(pattern)), tpm=n)
+    return tuple(found.values())
+
+
+def _per_model_text(limits: tuple[ModelLimit, ...]) -> str:
+    parts = []
+    for limit in limits:
+        rates = [f"{n} {unit}" for n, unit in ((limit.rpm, "rpm"), (limit.tpm, "tpm")) if n is not None]
+        parts.append(f"{limit.pattern}: {' '.join(rates)}")
+    return "; ".join(parts) or "-"
+
+
+def _budget_text(neurons: int | None, tokens: int | None) -> str:
+    parts = [f"{n} {unit}" for n, unit in ((neurons, "neurons"), (tokens, "tokens")) if n is not None]
+    return ", ".join(parts) or "-"
+
+
+def _per_model(text: str) -> tuple[str, int]:
+    pattern, sep, number = text.rpartition("=")
+    if not sep or not pattern.strip():
+        raise argparse.ArgumentTypeError("PATTERN=N, e.g. @cf/meta/*=10")
+    return pattern.strip(), _positive(number)
 
 
 def _positive(text: str) -> int:

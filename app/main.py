@@ -230,7 +230,8 @@ def create_app(
                 tpm=settings.proxy_key_tpm,
                 daily_neurons=settings.proxy_daily_neurons,
             )
-            hooks = Hooks((ModelAccess(), quotas, *seams.admission), (quotas, ledger, *seams.settlement))
+            # quotas last: any refusal comes before its reservation, which is all or none
+            hooks = Hooks((ModelAccess(), *seams.admission, quotas), (quotas, ledger, *seams.settlement))
             pipeline = Pipeline(settings, router, resilient, targets, catalogue, observer, hooks, seams.clock)
             chat = ChatCompletions(
                 pipeline,

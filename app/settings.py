@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     proxy_redis_required: bool = False  # Redis down: 503 (true) or count alone with a warning (false)
     proxy_admin_key: SecretStr | None = None  # opens GET /v1/usage (and the admin endpoints)
     proxy_daily_neurons: int | None = Field(default=None, ge=1)  # the account's daily guard, all keys together
+    proxy_budget_fallback: bool = False  # over a budget: serve a fallback model it can afford instead of a 429
     proxy_key_rpm: int | None = Field(default=None, ge=1)  # requests per minute of a key that sets none
     proxy_key_tpm: int | None = Field(default=None, ge=1)  # tokens per minute of a key that sets none
     proxy_responses_ttl: float = Field(default=24 * 3600.0, gt=0)  # how long a stored Response is kept

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from app.chat.affinity import HEADER as AFFINITY_HEADER
 from app.dialects import DIALECTS, Dialect
 from app.embeddings.batches import CHARS_PER_TOKEN
-from app.errors import ClientClosedRequest, ModelNotFound, ProxyError
+from app.errors import ClientClosedRequest, ModelNotFound, ProxyError, QuotaExhausted
 from app.exchange import Exchange, Outcome
 from app.models.catalogue import ModelCatalogue
 from app.models.guide import DEPRECATION_HEADER, deprecation
@@ -34,6 +34,7 @@ from app.upstream.targets import Targets
 
 log = logging.getLogger("workers_ai_proxy")
 SERVED_MODEL_HEADER = "x-served-model"  # which model answered (it differs from the asked one after a fallback)
+BUDGET_FALLBACK_HEADER = "x-proxy-budget-fallback"  # the model a budget could not afford (PROXY_BUDGET_FALLBACK)
 
 Serve = Callable[[Route, float], Awaitable["Reply"]]
 CanServe = Callable[[Route], None]
@@ -108,8 +109,7 @@ class Pipeline:
     ) -> Reply:
         """Admit, prepare (e.g. fetch remote images), serve on the primary route and then on each fallback
         that `can_serve` accepts (no fallbacks without it), and settle."""
-        for hook in self.hooks.admission:
-            await hook.admit(exchange)
+        primary = await self._admit(exchange, primary, can_serve)
         try:
             if prepare is not None:
                 await prepare()
@@ -197,6 +197,34 @@ class Pipeline:
         return {DEPRECATION_HEADER: date}
 
     # -- internals -----------------------------------------------------------------------------------
+    async def _admit(self, exchange: Exchange, primary: Route, can_serve: CanServe | None) -> Route:
+        """The admission hooks, on the primary route; over a budget with PROXY_BUDGET_FALLBACK, on each model of
+        its fallback chain in turn (that can serve the request): the first one whose worst case fits is served."""
+        try:
+            await self._admit_on(exchange, primary)
+            return primary
+        except QuotaExhausted as refusal:
+            if not self.settings.proxy_budget_fallback or can_serve is None:
+                raise
+            for route in self._chain(primary, can_serve):
+                if route is primary:
+                    continue
+                try:
+                    await self._admit_on(exchange, route)
+                except ProxyError:
+                    continue
+                self.observer.fallback_taken(exchange, primary.model_id, route.model_id, refusal.code)
+                exchange.fallbacks.append(route.model_id)
+                exchange.reply_headers[BUDGET_FALLBACK_HEADER] = primary.model_id
+                return route
+            exchange.route = primary
+            raise
+
+    async def _admit_on(self, exchange: Exchange, route: Route) -> None:
+        exchange.route = route
+        for hook in self.hooks.admission:
+            await hook.admit(exchange)
+
     async def _with_fallbacks(
         self, exchange: Exchange, primary: Route, serve: Serve, can_serve: CanServe | None
     ) -> Reply:

@@ -19,7 +19,7 @@ from app.errors import AuthenticationFailed
 
 if TYPE_CHECKING:
     from app.policies.named_keys import NamedKeys
-    from app.stores.keys import KeyRecord
+    from app.stores.keys import KeyRecord, ModelLimit
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,15 @@ class Access:
     tpm: int | None = None
     daily_neurons: int | None = None
     monthly_neurons: int | None = None
+    daily_tokens: int | None = None
+    monthly_tokens: int | None = None
+    model_limits: tuple[ModelLimit, ...] = ()  # per key and model: rpm / tpm of the models a pattern matches
+
+    @property
+    def budgeted(self) -> bool:
+        return any(
+            v is not None for v in (self.daily_neurons, self.monthly_neurons, self.daily_tokens, self.monthly_tokens)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +108,16 @@ class KeyGuard:
             raise AuthenticationFailed(f"The API key {named.name!r} has been revoked.", code="key_revoked")
         if named.expires is not None and named.expires <= self._now():
             raise AuthenticationFailed(f"The API key {named.name!r} has expired.", code="key_expired")
-        access = Access(named.models, named.rpm, named.tpm, named.daily_neurons, named.monthly_neurons)
+        access = Access(
+            named.models,
+            named.rpm,
+            named.tpm,
+            named.daily_neurons,
+            named.monthly_neurons,
+            named.daily_tokens,
+            named.monthly_tokens,
+            named.model_limits,
+        )
         return Identity(named.name, self._server_token or "", access=access)
 
     def _match(self, presented: bytes) -> int | None:

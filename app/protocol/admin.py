@@ -7,6 +7,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.utc import moment
 
 
+class ModelLimitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pattern: str = Field(min_length=1, max_length=200)  # a glob pattern; each model it matches is counted alone
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+
+
 class KeyCreateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -16,6 +24,9 @@ class KeyCreateRequest(BaseModel):
     tpm: int | None = Field(default=None, ge=1)
     daily_neurons: int | None = Field(default=None, ge=1)
     monthly_neurons: int | None = Field(default=None, ge=1)
+    daily_tokens: int | None = Field(default=None, ge=1)
+    monthly_tokens: int | None = Field(default=None, ge=1)
+    model_limits: list[ModelLimitRequest] = Field(default_factory=list, max_length=100)
     expires: float | None = None  # Unix seconds, or an ISO date / date-time (UTC unless it says otherwise)
 
     @field_validator("expires", mode="before")

@@ -9,7 +9,7 @@ from typing import Any
 from app.errors import InvalidRequest, NotFound
 from app.policies.ledger import UsageLedger
 from app.protocol.admin import KeyCreateRequest
-from app.stores.keys import KeyRecord, KeyStore, key_hash, new_key
+from app.stores.keys import KeyRecord, KeyStore, ModelLimit, key_hash, new_key
 from app.stores.usage import UsageStore
 from app.utc import day_start
 
@@ -30,6 +30,9 @@ class AdminKeys:
             request.monthly_neurons,
             request.expires,
             created=now,
+            daily_tokens=request.daily_tokens,
+            monthly_tokens=request.monthly_tokens,
+            model_limits=tuple(ModelLimit(m.pattern, m.rpm, m.tpm) for m in request.model_limits),
         )
         try:
             await self.keys.create(record)
@@ -58,6 +61,7 @@ def _shown(record: KeyRecord, now: float) -> dict[str, Any]:
     shown = asdict(record)
     del shown["key_hash"]
     shown["models"] = list(record.models)
+    shown["model_limits"] = [asdict(limit) for limit in record.model_limits]
     expired = record.expires is not None and record.expires <= now
     shown["state"] = "revoked" if record.revoked else "expired" if expired else "active"
     return {"object": "key", **shown}

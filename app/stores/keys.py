@@ -15,6 +15,15 @@ KEY_PREFIX = "wap-"
 
 
 @dataclass(frozen=True, slots=True)
+class ModelLimit:
+    """Requests and tokens per minute of one key on each model a glob pattern matches (each model counted alone)."""
+
+    pattern: str
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class KeyRecord:
     name: str
     key_hash: str  # SHA-256 of the key, hex
@@ -26,6 +35,9 @@ class KeyRecord:
     expires: float | None = None  # Unix time
     revoked: bool = False
     created: float = 0.0
+    daily_tokens: int | None = None  # budgets in tokens, beside or instead of neurons
+    monthly_tokens: int | None = None
+    model_limits: tuple[ModelLimit, ...] = ()
 
 
 def new_key() -> str:

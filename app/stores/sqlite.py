@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.stores.keys import KeyRecord
-from app.stores.usage import USAGE_FIELDS, UsageRow
+from app.stores.keys import KeyRecord, ModelLimit
+from app.stores.usage import USAGE_FIELDS, Spent, UsageRow
 
 T = TypeVar("T")
 
@@ -24,7 +24,9 @@ CREATE TABLE IF NOT EXISTS keys (
     rpm INTEGER, tpm INTEGER, daily_neurons INTEGER, monthly_neurons INTEGER,
     expires REAL,
     revoked INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    daily_tokens INTEGER, monthly_tokens INTEGER,
+    model_limits TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS usage (
     at REAL NOT NULL, day TEXT NOT NULL, key TEXT NOT NULL, endpoint TEXT NOT NULL,
@@ -46,7 +48,16 @@ TOTALS = {
     "neurons": "SUM(neurons)",
     "errors": "SUM(outcome != 'completed')",
 }
-KEY_COLUMNS = "name, key_hash, models, rpm, tpm, daily_neurons, monthly_neurons, expires, revoked, created"
+KEY_COLUMNS = (
+    "name, key_hash, models, rpm, tpm, daily_neurons, monthly_neurons, expires, revoked, created, "
+    "daily_tokens, monthly_tokens, model_limits"
+)
+# columns added after the first release: a database made before gets them when it is opened
+ADDED_KEY_COLUMNS = {
+    "daily_tokens": "INTEGER",
+    "monthly_tokens": "INTEGER",
+    "model_limits": "TEXT NOT NULL DEFAULT '[]'",
+}
 
 
 class SQLiteState:
@@ -60,6 +71,10 @@ class SQLiteState:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash may lose the last batch, never corrupt
             self._db.executescript(SCHEMA)
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(keys)")}
+            for column, kind in ADDED_KEY_COLUMNS.items():
+                if column not in present:
+                    self._db.execute(f"ALTER TABLE keys ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -76,7 +91,7 @@ class SQLiteState:
     async def create(self, record: KeyRecord) -> None:
         def insert(db: sqlite3.Connection) -> None:
             try:
-                db.execute(f"INSERT INTO keys ({KEY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", _key_row(record))
+                db.execute(f"INSERT INTO keys ({KEY_COLUMNS}) VALUES ({','.join('?' * 13)})", _key_row(record))
             except sqlite3.IntegrityError:
                 raise ValueError(f"a key named {record.name!r} exists already") from None
             self._writes += 1
@@ -142,12 +157,14 @@ class SQLiteState:
 
         return await self._run(read)
 
-    async def spent(self, key: str | None, since: float) -> float:
-        query = "SELECT SUM(neurons) FROM usage WHERE at >= ?" + (" AND key = ?" if key is not None else "")
+    async def spent(self, key: str | None, since: float) -> Spent:
+        query = "SELECT SUM(neurons), SUM(input_tokens + output_tokens) FROM usage WHERE at >= ?"
+        query += " AND key = ?" if key is not None else ""
         args = (since, key) if key is not None else (since,)
 
-        def read(db: sqlite3.Connection) -> float:
-            return float(db.execute(query, args).fetchone()[0] or 0.0)
+        def read(db: sqlite3.Connection) -> Spent:
+            neurons, tokens = db.execute(query, args).fetchone()
+            return Spent(float(neurons or 0.0), int(tokens or 0))
 
         return await self._run(read)
 
@@ -164,9 +181,26 @@ def _key_row(record: KeyRecord) -> tuple[Any, ...]:
         record.expires,
         int(record.revoked),
         record.created,
+        record.daily_tokens,
+        record.monthly_tokens,
+        json.dumps([[m.pattern, m.rpm, m.tpm] for m in record.model_limits]),
     )
 
 
 def _key_record(row: tuple[Any, ...]) -> KeyRecord:
-    name, digest, models, rpm, tpm, daily, monthly, expires, revoked, created = row
-    return KeyRecord(name, digest, tuple(json.loads(models)), rpm, tpm, daily, monthly, expires, bool(revoked), created)
+    name, digest, models, rpm, tpm, daily, monthly, expires, revoked, created, daily_t, monthly_t, per_model = row
+    return KeyRecord(
+        name,
+        digest,
+        tuple(json.loads(models)),
+        rpm,
+        tpm,
+        daily,
+        monthly,
+        expires,
+        bool(revoked),
+        created,
+        daily_t,
+        monthly_t,
+        tuple(ModelLimit(*limit) for limit in json.loads(per_model or "[]")),
+    )

@@ -32,6 +32,11 @@ class UsageRow(NamedTuple):
 USAGE_FIELDS = UsageRow._fields  # the ledger's columns, in order
 
 
+class Spent(NamedTuple):
+    neurons: float
+    tokens: int  # input and output
+
+
 class UsageStore(Protocol):
     async def record(self, rows: list[UsageRow]) -> None: ...
 
@@ -39,6 +44,7 @@ class UsageStore(Protocol):
         """Per group (`GROUPS`): requests, tokens, neurons and errors of the rows that ended in [start, end)."""
         ...
 
-    async def spent(self, key: str | None, since: float) -> float:
-        """Neurons of one key (None: every key) since a moment: what budgets start from after a restart."""
+    async def spent(self, key: str | None, since: float) -> Spent:
+        """Neurons and tokens of one key (None: every key) since a moment: what budgets start from after a
+        restart."""
         ...
