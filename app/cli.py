@@ -105,10 +105,13 @@ def keys(argv: list[str]) -> int:
     from app import keys_cli
 
     try:
-        path = load_settings().proxy_state_path
-    except ConfigError:  # no Cloudflare account configured here: the keys need only the state path
+        settings = load_settings()
+        path = settings.proxy_state_path
+        redis_url = settings.proxy_redis_url.get_secret_value() if settings.proxy_redis_url else None
+    except ConfigError:  # no Cloudflare account configured here: the keys need only where they are kept
         path = keys_cli.state_path_from(os.environ)
-    return keys_cli.main(argv, path)
+        redis_url = os.environ.get("PROXY_REDIS_URL") or None
+    return keys_cli.main(argv, path, redis_url)
 
 
 def serve(settings: Settings) -> int:

@@ -1,4 +1,5 @@
-"""`workers-ai-proxy keys`: named client keys in the state database (`PROXY_STATE_PATH`).
+"""`workers-ai-proxy keys`: named client keys, where the proxy keeps them: on Redis with PROXY_REDIS_URL, else in
+the state database (`PROXY_STATE_PATH`).
 
     workers-ai-proxy keys create --name team-a [--models PATTERN,...] [--rpm N] [--tpm N]
                                  [--model-rpm PATTERN=N ...] [--model-tpm PATTERN=N ...]
@@ -23,8 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.stores.keys import KeyRecord, ModelLimit, key_hash, new_key
+from app.stores.keys import KeyRecord, KeyStore, ModelLimit, key_hash, new_key
 from app.stores.sqlite import SQLiteState
+from app.stores.usage import UsageStore
 from app.utc import day_start, moment
 
 
@@ -63,11 +65,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str], state_path: Path) -> int:
+def main(argv: list[str], state_path: Path, redis_url: str | None = None) -> int:
+    """On Redis when the proxy uses it (PROXY_REDIS_URL: the keys every replica reads), else the state database."""
     args = parse_args(argv)
+    if redis_url is not None:
+        return asyncio.run(_on_redis(args, redis_url))
     state = SQLiteState(state_path)
     try:
-        return asyncio.run(_run(args, state))
+        return asyncio.run(_run(args, state, state))
     finally:
         state.close()
 
@@ -76,7 +81,22 @@ def state_path_from(environ: dict[str, str] | os._Environ[str]) -> Path:
     return Path(environ.get("PROXY_STATE_PATH", "data/proxy.sqlite3"))
 
 
-async def _run(args: argparse.Namespace, state: SQLiteState) -> int:
+async def _on_redis(args: argparse.Namespace, url: str) -> int:
+    from redis.exceptions import RedisError
+
+    from app.stores.redis_backend import key_store
+
+    redis, keys, usage = key_store(url)
+    try:
+        return await _run(args, keys, usage)
+    except (RedisError, OSError) as exc:
+        print(f"workers-ai-proxy keys: Redis is unreachable ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    finally:
+        await redis.aclose()
+
+
+async def _run(args: argparse.Namespace, state: KeyStore, ledger: UsageStore) -> int:
     if args.action == "create":
         key = new_key()
         models = tuple(p.strip() for p in (args.models or "").split(",") if p.strip())
@@ -109,7 +129,7 @@ async def _run(args: argparse.Namespace, state: SQLiteState) -> int:
         print(f"key {args.name!r} revoked", file=sys.stderr)
         return 0
     now = time.time()
-    usage = {row["key"]: row for row in await state.totals(day_start(now), now + 1, ("key",))}
+    usage = {row["key"]: row for row in await ledger.totals(day_start(now), now + 1, ("key",))}
     print(_table(await state.all(), usage, now))
     return 0
 

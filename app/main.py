@@ -61,9 +61,11 @@ from app.serving.chat import ChatLimits
 from app.serving.readiness import Readiness
 from app.serving.usage import UsageReport
 from app.settings import Settings, load_settings
+from app.stores.keys import KeyStore
 from app.stores.quotas import MemoryQuotas, QuotaStore
 from app.stores.responses import MemoryResponseStore, ResponseStore
 from app.stores.sqlite import SQLiteState
+from app.stores.usage import UsageStore
 from app.upstream.addresses import AddressPolicy, is_public
 from app.upstream.catalogue_pages import catalogue_page
 from app.upstream.client import UpstreamClient
@@ -185,13 +187,18 @@ def create_app(
                 settings.proxy_responses_ttl,
                 time.monotonic,
             )
+            state = SQLiteState(settings.proxy_state_path)
+            stack.callback(state.close)
+            key_store: KeyStore = state
+            usage_store: UsageStore = state
             if settings.proxy_redis_url is not None:
                 from app.stores.redis_backend import connect  # imported only when used: redis-py is not small
 
                 url = settings.proxy_redis_url.get_secret_value()
-                shared = connect(url, quota_store, response_store, settings)
+                shared = connect(url, quota_store, response_store, state, settings)
                 stack.push_async_callback(shared.close)
                 quota_store, response_store = shared.quotas, shared.responses
+                key_store, usage_store = shared.keys, shared.usage
             pace = functools.lru_cache(maxsize=4096)(settings.upstream_rpm)  # model id -> rpm, decided once
             paced = settings.proxy_upstream_pacing != "off" and (
                 any(m.rpm is not None for m in settings.models.values()) or pace(EXAMPLE_PACED_MODEL) is not None
@@ -217,13 +224,11 @@ def create_app(
                 seams.clock,
                 pacer,
             )
-            state = SQLiteState(settings.proxy_state_path)
-            stack.callback(state.close)
-            ledger = UsageLedger(state, partial(_rate, catalogue), seams.wall_clock)
+            ledger = UsageLedger(usage_store, partial(_rate, catalogue), seams.wall_clock)
             stack.push_async_callback(ledger.close)
             quotas = Quotas(
                 quota_store,
-                state,
+                usage_store,
                 partial(_rate, catalogue),
                 seams.wall_clock,
                 rpm=settings.proxy_key_rpm,
@@ -260,7 +265,7 @@ def create_app(
                 serving=serving,
                 pipeline=pipeline,
                 guard=seams.guard
-                or KeyGuard(client_keys, server_token, NamedKeys(state, time.monotonic), seams.wall_clock),
+                or KeyGuard(client_keys, server_token, NamedKeys(key_store, time.monotonic), seams.wall_clock),
                 emulated=settings.proxy_emulator,
                 gateway_defaults=settings.proxy_gateway_headers,
                 uses_gateway=targets.has_gateway,
@@ -275,8 +280,8 @@ def create_app(
                 metrics=metrics,
                 log_bodies=settings.proxy_log_bodies,
                 admin_key=settings.proxy_admin_key.get_secret_value() if settings.proxy_admin_key else None,
-                usage=UsageReport(ledger, state),
-                admin_keys=AdminKeys(state, state, ledger),
+                usage=UsageReport(ledger, usage_store),
+                admin_keys=AdminKeys(key_store, usage_store, ledger),
             )
             gc.collect()
             gc.freeze()  # start-up objects (FastAPI, pydantic schemas) leave the collector's full scans

@@ -83,6 +83,10 @@ class KeyGuard:
 
     async def identify(self, credentials: Credentials) -> Identity:
         presented = bearer_token(credentials.authorization) or credentials.api_key or None
+        # PROXY_API_KEYS first: they hold whatever becomes of the named keys' store
+        matched = self._match(presented.encode()) if presented is not None and self._keys else None
+        if matched is not None:
+            return self._identities[matched]
         if presented is not None and self._named is not None:
             named = await self._named.find(presented)
             if named is not None:  # a revoked or expired key is refused even where no key is needed
@@ -90,10 +94,7 @@ class KeyGuard:
         if self._keys or (self._named is not None and await self._named.any()):
             if presented is None:
                 raise AuthenticationFailed("You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.")
-            matched = self._match(presented.encode())
-            if matched is None:
-                raise AuthenticationFailed("Incorrect API key provided.")
-            return self._identities[matched]
+            raise AuthenticationFailed("Incorrect API key provided.")
         if self._server_token is not None:
             return self._identities[0]
         if presented is None:

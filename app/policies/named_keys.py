@@ -1,14 +1,18 @@
 """The named keys the guard accepts, held in memory: the whole set is read again from the key store when its
 version moves (checked at most once a second), so a key made or revoked by the `keys` command or on another
-replica takes effect within a second, and a request costs one SHA-256 and one dictionary lookup."""
+replica takes effect within a second, and a request costs one SHA-256 and one dictionary lookup. The store
+unreachable (Redis down): the keys last read hold; never read yet: 503, since whether a key is needed is unknown."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
+from app.errors import Unavailable
 from app.stores.keys import KeyRecord, KeyStore, key_hash
 
+log = logging.getLogger("workers_ai_proxy")
 RECHECK_SECONDS = 1.0
 
 
@@ -38,9 +42,19 @@ class NamedKeys:
         async with self._lock:
             if self._clock() - self._checked < RECHECK_SECONDS:
                 return  # another request looked while this one waited
-            version = await self._store.version()
-            if version != self._version:
-                self._records = {record.key_hash: record for record in await self._store.all()}
-                self._active = any(not record.revoked for record in self._records.values())
-                self._version = version
-            self._checked = self._clock()
+            try:
+                version = await self._store.version()
+                if version != self._version:
+                    self._records = {record.key_hash: record for record in await self._store.all()}
+                    self._active = any(not record.revoked for record in self._records.values())
+                    self._version = version
+            except Exception as exc:
+                if self._version is None:  # never read: whether a key is needed at all is unknown
+                    raise Unavailable(
+                        "The named keys cannot be read (their store is unreachable); try again shortly.",
+                        code="state_unavailable",
+                        headers={"Retry-After": "5"},
+                    ) from None
+                log.warning("named keys could not be read again (%s): the last ones read hold", type(exc).__name__)
+            finally:
+                self._checked = self._clock()

@@ -3,14 +3,18 @@ with a warning at most every 30 seconds, unless PROXY_REDIS_REQUIRED (fail close
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from redis.exceptions import RedisError
 
 from app.errors import Unavailable
+from app.stores.keys import KeyRecord, KeyStore
 from app.stores.quotas import Ask, QuotaStore, Verdict
 from app.stores.responses import ResponseStore, StoredResponse
+from app.stores.usage import Spent, UsageRow, UsageStore
 
 log = logging.getLogger("workers_ai_proxy")
 WARN_EVERY = 30.0
@@ -26,7 +30,7 @@ class _Failover:
     def _failed(self, exc: Exception, refuse: bool = True) -> None:
         if self._required and refuse:
             raise Unavailable(
-                f"{self._what.capitalize()} cannot be reached: Redis is unreachable (PROXY_REDIS_REQUIRED).",
+                f"{self._what.capitalize()} cannot be reached: Redis is unreachable.",
                 code="state_unavailable",
                 headers={"Retry-After": "5"},
             )
@@ -87,3 +91,75 @@ class FailoverResponses(_Failover):
         except (RedisError, OSError) as exc:
             self._failed(exc)
             return await self._fallback.delete(response_id, owner)
+
+
+class FailoverKeys(_Failover):
+    """Named keys have no second home: Redis down, making, revoking and listing keys are a 503, and the guard keeps
+    the keys it last read (app/policies/named_keys.py)."""
+
+    __slots__ = ("_primary",)
+
+    def __init__(self, primary: KeyStore, clock: Callable[[], float]) -> None:
+        super().__init__("named keys", True, clock)
+        self._primary = primary
+
+    @contextlib.contextmanager
+    def _unavailable(self) -> Iterator[None]:
+        try:
+            yield
+        except (RedisError, OSError) as exc:
+            self._failed(exc)  # raises Unavailable
+            raise
+
+    async def create(self, record: KeyRecord) -> None:
+        with self._unavailable():
+            await self._primary.create(record)
+
+    async def by_hash(self, digest: str) -> KeyRecord | None:
+        with self._unavailable():
+            return await self._primary.by_hash(digest)
+
+    async def all(self) -> list[KeyRecord]:
+        with self._unavailable():
+            return await self._primary.all()
+
+    async def revoke(self, name: str) -> bool:
+        with self._unavailable():
+            return await self._primary.revoke(name)
+
+    async def version(self) -> int:
+        with self._unavailable():
+            return await self._primary.version()
+
+
+class SharedUsage(_Failover):
+    """The ledger with Redis: every row is kept in this replica's SQLite file (the detail: request ids, routes,
+    outcomes) and summed into Redis (the totals every replica reads). Redis down: the rows stay local (missing from
+    the shared totals, with a warning), and totals are this replica's own unless PROXY_REDIS_REQUIRED (503)."""
+
+    __slots__ = ("_local", "_shared")
+
+    def __init__(self, shared: UsageStore, local: UsageStore, required: bool, clock: Callable[[], float]) -> None:
+        super().__init__("usage totals", required, clock)
+        self._shared, self._local = shared, local
+
+    async def record(self, rows: list[UsageRow]) -> None:
+        await self._local.record(rows)
+        try:
+            await self._shared.record(rows)
+        except (RedisError, OSError) as exc:
+            self._failed(exc, refuse=False)
+
+    async def totals(self, start: float, end: float, group_by: tuple[str, ...]) -> list[dict[str, Any]]:
+        try:
+            return await self._shared.totals(start, end, group_by)
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return await self._local.totals(start, end, group_by)
+
+    async def spent(self, key: str | None, since: float) -> Spent:
+        try:
+            return await self._shared.spent(key, since)
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return await self._local.spent(key, since)

@@ -9,11 +9,15 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from app.settings import Settings
-from app.stores.failover import FailoverQuotas, FailoverResponses
+from app.stores.failover import FailoverKeys, FailoverQuotas, FailoverResponses, SharedUsage
+from app.stores.keys import KeyStore
 from app.stores.quotas import QuotaStore
+from app.stores.redis_keys import RedisKeyStore
 from app.stores.redis_quotas import RedisQuotas
 from app.stores.redis_responses import RedisResponseStore
+from app.stores.redis_usage import RedisUsageStore
 from app.stores.responses import ResponseStore
+from app.stores.usage import UsageStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +25,8 @@ class Shared:
     redis: Redis
     quotas: QuotaStore
     responses: ResponseStore
+    keys: KeyStore
+    usage: UsageStore
     counters: RedisQuotas  # its pending adjustments are sent before the client closes
 
     async def close(self) -> None:
@@ -29,8 +35,9 @@ class Shared:
         await self.redis.aclose()
 
 
-def connect(url: str, quotas: QuotaStore, responses: ResponseStore, settings: Settings) -> Shared:
-    """`quotas`, `responses`: the embedded stores, for when Redis cannot be reached."""
+def connect(url: str, quotas: QuotaStore, responses: ResponseStore, usage: UsageStore, settings: Settings) -> Shared:
+    """`quotas`, `responses`, `usage`: the embedded stores, for when Redis cannot be reached (and the usage rows'
+    local copy)."""
     redis = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
     required = settings.proxy_redis_required
     counters = RedisQuotas(redis)
@@ -38,5 +45,13 @@ def connect(url: str, quotas: QuotaStore, responses: ResponseStore, settings: Se
         redis,
         FailoverQuotas(counters, quotas, required, time.monotonic),
         FailoverResponses(RedisResponseStore(redis, settings.proxy_responses_ttl), responses, required, time.monotonic),
+        FailoverKeys(RedisKeyStore(redis), time.monotonic),
+        SharedUsage(RedisUsageStore(redis), usage, required, time.monotonic),
         counters,
     )
+
+
+def key_store(url: str) -> tuple[Redis, KeyStore, UsageStore]:
+    """For the `keys` command: the keys and the usage totals on Redis."""
+    redis = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    return redis, RedisKeyStore(redis), RedisUsageStore(redis)

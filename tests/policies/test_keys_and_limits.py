@@ -36,9 +36,9 @@ class Wall:
         return self.now
 
 
-def keys_command(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def keys_command(state: Path, *args: str, redis: str | None = None) -> subprocess.CompletedProcess[str]:
     code = "import sys; from app.cli import main; sys.exit(main(sys.argv[1:]))"
-    env = {"PATH": "/usr/bin:/bin", "PROXY_STATE_PATH": str(state)}
+    env = {"PATH": "/usr/bin:/bin", "PROXY_STATE_PATH": str(state), **({"PROXY_REDIS_URL": redis} if redis else {})}
     return subprocess.run([sys.executable, "-c", code, "keys", *args], capture_output=True, text=True, env=env)
 
 
