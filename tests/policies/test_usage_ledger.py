@@ -106,3 +106,32 @@ def test_only_the_admin_key_reads_usage(start_proxy: StartProxy) -> None:
     assert usage(server, start="yesterday").status_code == 400
     closed = start_proxy()
     assert usage(closed).status_code == 403 and usage(closed).json()["error"]["code"] == "admin_disabled"
+
+
+def test_retries_and_fallbacks_settle_once_on_the_model_that_served(
+    start_proxy: StartProxy, fake: FakeUpstream, tmp_path: Path
+) -> None:
+    small = "@cf/meta/llama-3.1-8b-instruct"
+    server = start_proxy(
+        proxy_admin_key=ADMIN,
+        proxy_max_retries=2,
+        proxy_retry_base_delay=0.01,
+        proxy_breaker_threshold=100,
+        proxy_fallbacks={LLAMA: [small]},
+    )
+    busy = Reply(503, envelope_error(1000, "Service unavailable"))
+    fake.script(busy)  # one retry, then served by the model asked
+    assert httpx.post(server.url + "/v1/chat/completions", json={"model": LLAMA, "messages": HELLO}).status_code == 200
+    fake.script(busy, busy, busy)  # retries used up: the fallback serves, streamed
+    body = {"model": LLAMA, "messages": HELLO, "stream": True}
+    with httpx.stream("POST", server.url + "/v1/chat/completions", json=body) as streamed:
+        assert streamed.status_code == 200 and streamed.headers["x-served-model"] == small
+        streamed.read()
+    assert len(fake.requests) == 6  # 2 + 4 upstream calls, two requests
+    deadline = time.monotonic() + 20
+    by_model = totals(server, "model")
+    while sum(row["requests"] for row in by_model.values()) < 2:
+        assert time.monotonic() < deadline  # the stream settles as it ends: wait for that, however long it takes
+        time.sleep(0.05)
+        by_model = totals(server, "model")
+    assert {k[0]: (v["requests"], v["errors"]) for k, v in by_model.items()} == {LLAMA: (1, 0), small: (1, 0)}
