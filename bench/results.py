@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import team_results  # bench/team_results.py, beside this script
+
 LABELS = ("ours", "floor", "litellm", "upstream")
 METRICS = (
     ("rps", "RPS"),
@@ -253,7 +255,9 @@ def machine() -> str:
     return f"{platform.system()} {platform.release()} {platform.machine()}, {model}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}"
 
 
-def render(runs: Runs, folder: Path, command: str, protocols: dict[str, Any] | None = None) -> str:
+def render(
+    runs: Runs, folder: Path, command: str, protocols: dict[str, Any] | None = None, team: Any = None
+) -> str:
     started = runs.get("ours", {}) and json.loads((folder / "ours.json").read_text()).get("started", "")
     lines = [
         "# Benchmark results: workers-ai-proxy vs the floor and LiteLLM",
@@ -276,7 +280,10 @@ def render(runs: Runs, folder: Path, command: str, protocols: dict[str, Any] | N
         got = fn(runs)
         ok = got is not None and (got <= limit if op == "<=" else got >= limit)
         lines.append(f"| {kind} | {metric} | {figure} | {fmt(got)} | {op} {fmt(limit)} | {'PASS' if ok else 'FAIL'} |")
-    for kind, metric, figure, got, op, limit in protocol_checks(protocols or {}):
+    for kind, metric, figure, got, op, limit in [
+        *protocol_checks(protocols or {}),
+        *team_results.checks(team or {}, os.cpu_count() or 1),
+    ]:
         ok = got is not None and (got <= limit if op == "<=" else got >= limit)
         lines.append(f"| {kind} | {metric} | {figure} | {fmt(got)} | {op} {fmt(limit)} | {'PASS' if ok else 'FAIL'} |")
     labels = [label for label in (*LABELS, "quiet") if label in runs]
@@ -310,6 +317,7 @@ def render(runs: Runs, folder: Path, command: str, protocols: dict[str, Any] | N
         for name, row in protocols.items():
             cells = [row.get(k) for k in ("cpu_ms_per_stream", "ttft_p50_ms", "ttft_p50_ms_loaded", "errors")]
             lines.append(f"| {name} | " + " | ".join(fmt(c) if isinstance(c, float) else str(c) for c in cells) + " |")
+    lines += team_results.table(team or {})
     return "\n".join(lines) + "\n"
 
 
@@ -319,9 +327,11 @@ def main() -> None:
     parser.add_argument("--command", default="bash bench/side_by_side.sh")
     parser.add_argument("--quiet", type=Path, help="OUT_DIR of the same build run with metrics and access log off")
     parser.add_argument("--protocols", type=Path, help="bench/protocol_streams.py's JSON summary")
+    parser.add_argument("--team", type=Path, help="the folder of the keys-and-limits runs (issue 13)")
     args = parser.parse_args()
     runs = load(args.folder, args.quiet)
-    print(render(runs, args.folder, args.command, load_protocols(args.protocols)), end="")
+    team = team_results.load(args.team)
+    print(render(runs, args.folder, args.command, load_protocols(args.protocols), team), end="")
 
 
 if __name__ == "__main__":

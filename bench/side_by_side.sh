@@ -39,7 +39,48 @@ taskset -c 0 "$BENCH_PY" "$ROOT/bench/protocol_streams.py" --url http://127.0.0.
   > "$OUT/protocols.json" || true
 kill "$PROXY" "$FAKE" 2>/dev/null || true
 wait "$PROXY" "$FAKE" 2>/dev/null || true
-python3 "$ROOT/bench/results.py" "$OUT" --quiet "$OUT/quiet" --protocols "$OUT/protocols.json" \
+# Keys and limits (issue 13): the same build with them off, on (embedded), on (Redis), in alternating rounds; then
+# one worker against two on Redis, the proxy free to use both cores. TEAM_ROUNDS=0 skips it.
+TEAM_ROUNDS=${TEAM_ROUNDS:-2}
+TEAM_SCENARIOS=${TEAM_SCENARIOS:-chat_c64,stream_c16}
+REDIS_PORT=${REDIS_PORT:-16399}
+REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+PROJECT_PY=${PROJECT_PY:-$ROOT/.venv/bin/python}
+team_run() {  # $1=label, $2=scenarios, $3=cores for the proxy, rest: environment and flags for the proxy
+  local label=$1 only=$2 cores=$3; shift 3
+  OUT_DIR=$OUT/team/$label SKIP_LITELLM=1 SKIP_FLOOR=1 WITH_UPSTREAM=0 ONLY=$only PIN_PROXY=$cores \
+    PROXY_CMD="env PROXY_STATE_PATH=$OUT/team/$label.sqlite3 $* --port \$PROXY_PORT --log-level info" \
+    bash "$SHARED_BENCH/run_side_by_side.sh" > "$OUT/team/$label-console.txt" 2>&1 || true
+}
+if [ "$TEAM_ROUNDS" -gt 0 ]; then
+  mkdir -p "$OUT/team"
+  REDIS_BIN=$(command -v redis-server || true)
+  if [ -n "$REDIS_BIN" ]; then
+    taskset -c 0 "$REDIS_BIN" --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no > "$OUT/team/redis.log" 2>&1 &
+    REDIS=$!
+    sleep 1
+  else
+    echo "redis-server not found: the Redis runs are skipped" >&2
+  fi
+  for round in $(seq 1 "$TEAM_ROUNDS"); do
+    team_run "off-$round" "$TEAM_SCENARIOS" 1 "$PROXY_BIN"
+    (cd "$ROOT" && "$PROJECT_PY" bench/team_key.py --state "$OUT/team/embedded-$round.sqlite3")
+    team_run "embedded-$round" "$TEAM_SCENARIOS" 1 "$PROXY_BIN"
+    if [ -n "$REDIS_BIN" ]; then
+      (cd "$ROOT" && "$PROJECT_PY" bench/team_key.py --redis "$REDIS_URL")
+      team_run "redis-$round" "$TEAM_SCENARIOS" 1 PROXY_REDIS_URL="$REDIS_URL" "$PROXY_BIN"
+    fi
+  done
+  if [ -n "$REDIS_BIN" ]; then
+    for workers in 1 2; do
+      (cd "$ROOT" && "$PROJECT_PY" bench/team_key.py --redis "$REDIS_URL")
+      team_run "workers$workers-1" chat_c64 0-1 PROXY_REDIS_URL="$REDIS_URL" "$PROXY_BIN" --workers "$workers"
+    done
+    kill "$REDIS" 2>/dev/null || true
+    wait "$REDIS" 2>/dev/null || true
+  fi
+fi
+python3 "$ROOT/bench/results.py" "$OUT" --quiet "$OUT/quiet" --protocols "$OUT/protocols.json" --team "$OUT/team" \
   --command "bash bench/side_by_side.sh" > "$ROOT/bench/RESULTS.md"
 echo "wrote bench/RESULTS.md from $OUT"
 grep -E "^\| (gate|goal)" "$ROOT/bench/RESULTS.md" | grep -c FAIL | xargs -I{} echo "{} target(s) not met (see bench/RESULTS.md)"
