@@ -93,9 +93,22 @@ class Seams:
     wall_clock: Callable[[], float] = field(default=time.time)  # Unix time: rate-limit windows, key expiry
 
 
-def _rate(catalogue: ModelCatalogue, model_id: str) -> Rate:
-    entry = catalogue.entry(model_id)
-    return rate_of(model_id, entry.pricing if entry is not None else None)
+def _rates(catalogue: ModelCatalogue) -> Callable[[str], Rate]:
+    """A model's rate, worked out again only when its catalogue entry changes (settlement asks on every request)."""
+    known: dict[str, tuple[object, Rate]] = {}
+
+    def rate(model_id: str) -> Rate:
+        entry = catalogue.entry(model_id)
+        found = known.get(model_id)
+        if found is not None and found[0] is entry:
+            return found[1]
+        if len(known) >= 4096:
+            known.clear()
+        made = rate_of(model_id, entry.pricing if entry is not None else None)
+        known[model_id] = (entry, made)
+        return made
+
+    return rate
 
 
 def create_app(
@@ -224,12 +237,13 @@ def create_app(
                 seams.clock,
                 pacer,
             )
-            ledger = UsageLedger(usage_store, partial(_rate, catalogue), seams.wall_clock)
+            rates = _rates(catalogue)
+            ledger = UsageLedger(usage_store, rates, seams.wall_clock)
             stack.push_async_callback(ledger.close)
             quotas = Quotas(
                 quota_store,
                 usage_store,
-                partial(_rate, catalogue),
+                rates,
                 seams.wall_clock,
                 rpm=settings.proxy_key_rpm,
                 tpm=settings.proxy_key_tpm,

@@ -64,7 +64,7 @@ class IdentityGuard(Protocol):
 
 
 class KeyGuard:
-    __slots__ = ("_identities", "_keys", "_named", "_now", "_server_token")
+    __slots__ = ("_identities", "_keys", "_named", "_named_identities", "_now", "_server_token")
 
     def __init__(
         self,
@@ -77,6 +77,7 @@ class KeyGuard:
         self._keys = [key.encode() for key in api_keys]
         self._server_token = server_token
         self._named = named if server_token is not None else None
+        self._named_identities: dict[str, tuple[KeyRecord, Identity]] = {}  # by key hash, with the record it is of
         self._now = now
         token = server_token or ""
         self._identities = [Identity(f"key-{i + 1}", token) for i in range(len(api_keys))] or [Identity("open", token)]
@@ -105,6 +106,9 @@ class KeyGuard:
         return pass_through(presented)
 
     def _named_identity(self, named: KeyRecord) -> Identity:
+        known = self._named_identities.get(named.key_hash)
+        if known is not None and known[0] is named and (named.expires is None or named.expires > self._now()):
+            return known[1]  # the same record as last time: its identity, made once
         if named.revoked:
             raise AuthenticationFailed(f"The API key {named.name!r} has been revoked.", code="key_revoked")
         if named.expires is not None and named.expires <= self._now():
@@ -119,7 +123,11 @@ class KeyGuard:
             named.monthly_tokens,
             named.model_limits,
         )
-        return Identity(named.name, self._server_token or "", access=access)
+        identity = Identity(named.name, self._server_token or "", access=access)
+        if len(self._named_identities) >= 10_000:
+            self._named_identities.clear()
+        self._named_identities[named.key_hash] = (named, identity)
+        return identity
 
     def _match(self, presented: bytes) -> int | None:
         matched = None

@@ -58,7 +58,8 @@ class UsageLedger:
             output_tokens=completion,
             cached_tokens=cached,
             reasoning_tokens=reasoning,
-            measured=usage is not None and exchange.outcome == "completed",
+            # Workers AI counts no embedding tokens (the proxy estimates them); a request cut short has a partial count
+            measured=usage is not None and exchange.outcome == "completed" and exchange.endpoint != "embeddings",
             neurons=neurons(self._rate(served), usage) if served is not None else 0.0,
             outcome=exchange.outcome,
             status=exchange.status,

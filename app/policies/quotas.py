@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
+from typing import NamedTuple
 
 from app.errors import ProxyError, QuotaExhausted, RateLimited
 from app.exchange import Exchange
 from app.models.prices import Rate, neurons, worst_case
+from app.policies.identity import Access, Identity
 from app.stores.keys import ModelLimit
 from app.stores.quotas import Ask, QuotaStore
 from app.stores.usage import Spent, UsageStore
@@ -33,43 +34,41 @@ WINDOW_TTL = 2 * WINDOW_SECONDS
 HOLD = "quotas"  # the exchange's hold: [(counter, "tokens" | "neurons", reserved), ...]
 REMAINING_HEADERS = {"neurons": "x-budget-remaining-neurons", "tokens": "x-budget-remaining-tokens"}
 ACCOUNT = "account"
+RATE_KINDS = ("requests", "tokens")
+MAX_PLANS = 10_000  # (key, model) plans kept; beyond, they are worked out again
 
 
-@dataclass(frozen=True, slots=True)
-class _Budget:
-    scope: str  # "key:<name>" or "account"
-    period: str  # 2026-11-29 or 2026-11
-    unit: str  # "neurons" or "tokens"
-    limit: int
-    what: str
-    reset: datetime
+class _Rule(NamedTuple):
+    """One limit a key's requests ask of: what it counts and where (its counter without the period)."""
 
-    @property
-    def counter(self) -> str:
-        return f"budget:{self.scope}:{self.unit}:{self.period}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Limit:
-    """One counter a request asks of, and what it is, for headers, refusals and settlement."""
-
-    ask: Ask
     kind: str  # "requests", "tokens" (per minute) or "budget"
-    whose: str  # "key 'team-a'", "key 'team-a' on model '@cf/...'"
-    budget: _Budget | None = None
+    stem: str  # the counter less its period: "rl:team-a:r:" + minute, "budget:key:team-a:neurons:" + day or month
+    limit: int
+    whose: str  # rate limits: "key 'team-a'" (on model ...); budgets: "the key's daily budget"
+    unit: str = ""  # budgets: "neurons" or "tokens"
+    daily: bool = True  # budgets: per UTC day, else per UTC month
+    scope: str = ""  # budgets: "key:<name>" or "account"
 
-    @property
-    def settled_in(self) -> str | None:
-        """What the reservation is reconciled to when the request settles (requests are never given back)."""
-        if self.budget is not None:
-            return self.budget.unit
-        return "tokens" if self.kind == "tokens" else None
+
+class _Plan(NamedTuple):
+    """A key's limits on one model, worked out once (a key's limits change only with its record)."""
+
+    access: Access | None  # the record's limits it was made from
+    rules: tuple[_Rule, ...]
+    neurons: bool  # some budget counts neurons: the model's rate is needed
+
+
+class _Calendar(NamedTuple):
+    day: str  # 2026-11-29
+    month: str  # 2026-11
+    next_day: float  # Unix time of the next 00:00 UTC
+    next_month: float
 
 
 class Quotas:
     """Both an admission and a settlement hook."""
 
-    __slots__ = ("_daily", "_ledger", "_rate", "_rpm", "_seeds", "_store", "_tpm", "_wall")
+    __slots__ = ("_calendar", "_daily", "_ledger", "_plans", "_rate", "_rpm", "_seeds", "_store", "_tpm", "_wall")
 
     def __init__(
         self,
@@ -85,55 +84,56 @@ class Quotas:
         self._store, self._ledger, self._rate, self._wall = store, ledger, rate, wall
         self._rpm, self._tpm, self._daily = rpm, tpm, daily_neurons
         self._seeds: dict[tuple[str, str], Spent] = {}  # what the ledger held when a budget was first used
+        self._plans: dict[tuple[str, str | None, str | None], _Plan] = {}
+        self._calendar: tuple[int, _Calendar] | None = None
 
     async def admit(self, exchange: Exchange) -> None:
         identity = exchange.identity
         if identity is None:
             return
-        access = identity.access
-        rpm = access.rpm if access is not None and access.rpm is not None else self._rpm
-        tpm = access.tpm if access is not None and access.tpm is not None else self._tpm
-        per_model = _model_limit(exchange, access.model_limits) if access is not None and access.model_limits else None
-        budgeted = self._daily is not None or (access is not None and access.budgeted)
-        if rpm is None and tpm is None and per_model is None and not budgeted:
+        route = exchange.route
+        model = route.model_id if route is not None else None
+        key = (identity.name, exchange.model_asked, model)
+        plan = self._plans.get(key)
+        if plan is None or plan.access is not identity.access:
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
+            plan = self._plans[key] = self._plan(identity, exchange.model_asked, model)
+        if not plan.rules:
             return  # the common case without limits: no clock, no dates
         now = self._wall()
-        window = int(now // WINDOW_SECONDS)
-        name = identity.name
+        minute = str(int(now // WINDOW_SECONDS))
         tokens = exchange.token_estimate
-        whose = f"key {name!r}"
-        limits: list[_Limit] = []
-        if rpm is not None:
-            limits.append(_Limit(Ask(f"rl:{name}:r:{window}", 1, rpm, WINDOW_TTL), "requests", whose))
-        if tpm is not None:
-            limits.append(_Limit(Ask(f"rl:{name}:t:{window}", tokens, tpm, WINDOW_TTL), "tokens", whose))
-        if per_model is not None and exchange.route is not None:
-            model = exchange.route.model_id
-            on = f"{whose} on model {model!r}"
-            if per_model.rpm is not None:
-                limits.append(
-                    _Limit(Ask(f"rl:{name}:m:{model}:r:{window}", 1, per_model.rpm, WINDOW_TTL), "requests", on)
-                )
-            if per_model.tpm is not None:
-                ask = Ask(f"rl:{name}:m:{model}:t:{window}", tokens, per_model.tpm, WINDOW_TTL)
-                limits.append(_Limit(ask, "tokens", on))
-        if budgeted and exchange.route is not None:
-            dearest = worst_case(self._rate(exchange.route.model_id), tokens)
-            for budget in self._budgets(exchange, now):
-                seed = await self._seed(budget)
-                amount = tokens if budget.unit == "tokens" else dearest
-                ttl = int(budget.reset.timestamp() - now) + 86_400
-                limits.append(
-                    _Limit(Ask(budget.counter, amount, budget.limit, ttl, seed), "budget", budget.what, budget)
-                )
-        verdict = await self._store.reserve([limit.ask for limit in limits])
-        headers = _headers(limits, verdict.used, now, window)
+        asks: list[Ask] = []
+        calendar: _Calendar | None = None
+        dearest = 0.0
+        for rule in plan.rules:
+            if rule.kind != "budget":
+                asks.append(Ask(rule.stem + minute, 1 if rule.kind == "requests" else tokens, rule.limit, WINDOW_TTL))
+                continue
+            if calendar is None:
+                calendar = self._calendar_of(now)
+                if plan.neurons and model is not None:
+                    dearest = worst_case(self._rate(model), tokens)
+            period, reset = (calendar.day, calendar.next_day) if rule.daily else (calendar.month, calendar.next_month)
+            spent = self._seeds.get((rule.scope, period)) or await self._seed(rule.scope, period)
+            seed = spent.tokens if rule.unit == "tokens" else spent.neurons
+            amount = tokens if rule.unit == "tokens" else dearest
+            asks.append(Ask(rule.stem + period, amount, rule.limit, int(reset - now) + 86_400, seed))
+        verdict = await self._store.reserve(asks)
+        headers = _headers(plan.rules, verdict.used, now)
         if not verdict.allowed:
             assert verdict.refused is not None
-            refused = limits[verdict.refused]
-            raise _refusal(refused, verdict.used[verdict.refused], tokens, now, headers)
+            refused = plan.rules[verdict.refused]
+            raise _refusal(
+                refused, asks[verdict.refused], verdict.used[verdict.refused], tokens, now, calendar, headers
+            )
         exchange.reply_headers.update(headers)
-        hold = [(limit.ask.counter, unit, limit.ask.amount) for limit in limits if (unit := limit.settled_in)]
+        hold = [
+            (ask.counter, rule.unit or rule.kind, ask.amount)
+            for rule, ask in zip(plan.rules, asks, strict=True)
+            if rule.kind != "requests"
+        ]
         if hold:
             exchange.holds[HOLD] = hold
 
@@ -150,94 +150,121 @@ class Quotas:
         ]
         await self._store.adjust([(counter, change) for counter, change in changes if change])
 
-    def _budgets(self, exchange: Exchange, now: float) -> list[_Budget]:
-        assert exchange.identity is not None
-        access = exchange.identity.access
-        moment = datetime.fromtimestamp(now, UTC)
-        day, month = moment.strftime("%Y-%m-%d"), moment.strftime("%Y-%m")
-        next_day = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-        next_month = (moment.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0, second=0)
-        scope = "key:" + exchange.identity.name
-        found = []
-        if access is not None:
-            for unit, daily, monthly in (
-                ("neurons", access.daily_neurons, access.monthly_neurons),
-                ("tokens", access.daily_tokens, access.monthly_tokens),
-            ):
-                if daily is not None:
-                    found.append(_Budget(scope, day, unit, daily, "the key's daily budget", next_day))
-                if monthly is not None:
-                    found.append(_Budget(scope, month, unit, monthly, "the key's monthly budget", next_month))
-        if self._daily is not None:
-            what = "the account's daily budget (PROXY_DAILY_NEURONS)"
-            found.append(_Budget(ACCOUNT, day, "neurons", self._daily, what, next_day))
-        return found
+    def _plan(self, identity: Identity, asked: str | None, model: str | None) -> _Plan:
+        access, name = identity.access, identity.name
+        rpm = access.rpm if access is not None and access.rpm is not None else self._rpm
+        tpm = access.tpm if access is not None and access.tpm is not None else self._tpm
+        whose = f"key {name!r}"
+        rules: list[_Rule] = []
+        if rpm is not None:
+            rules.append(_Rule("requests", f"rl:{name}:r:", rpm, whose))
+        if tpm is not None:
+            rules.append(_Rule("tokens", f"rl:{name}:t:", tpm, whose))
+        per_model = _model_limit((asked, model), access.model_limits) if access is not None and model else None
+        if per_model is not None:
+            on = f"{whose} on model {model!r}"
+            if per_model.rpm is not None:
+                rules.append(_Rule("requests", f"rl:{name}:m:{model}:r:", per_model.rpm, on))
+            if per_model.tpm is not None:
+                rules.append(_Rule("tokens", f"rl:{name}:m:{model}:t:", per_model.tpm, on))
+        if model is not None:
+            scope = "key:" + name
+            if access is not None:
+                for unit, daily, monthly in (
+                    ("neurons", access.daily_neurons, access.monthly_neurons),
+                    ("tokens", access.daily_tokens, access.monthly_tokens),
+                ):
+                    stem = f"budget:{scope}:{unit}:"
+                    if daily is not None:
+                        rules.append(_Rule("budget", stem, daily, "the key's daily budget", unit, True, scope))
+                    if monthly is not None:
+                        rules.append(_Rule("budget", stem, monthly, "the key's monthly budget", unit, False, scope))
+            if self._daily is not None:
+                what = "the account's daily budget (PROXY_DAILY_NEURONS)"
+                rules.append(_Rule("budget", f"budget:{ACCOUNT}:neurons:", self._daily, what, "neurons", True, ACCOUNT))
+        return _Plan(access, tuple(rules), any(rule.unit == "neurons" for rule in rules))
 
-    async def _seed(self, budget: _Budget) -> float:
+    def _calendar_of(self, now: float) -> _Calendar:
+        """Today's and this month's names and ends (UTC), worked out once a day."""
+        day_number = int(now // 86_400)
+        if self._calendar is not None and self._calendar[0] == day_number:
+            return self._calendar[1]
+        moment = datetime.fromtimestamp(day_number * 86_400, UTC)
+        next_month = (moment.replace(day=1) + timedelta(days=32)).replace(day=1)
+        calendar = _Calendar(
+            moment.strftime("%Y-%m-%d"),
+            moment.strftime("%Y-%m"),
+            (day_number + 1) * 86_400.0,
+            next_month.timestamp(),
+        )
+        self._calendar = (day_number, calendar)
+        return calendar
+
+    async def _seed(self, scope: str, period: str) -> Spent:
         """What the ledger held for a budget when this process first used it (a restart keeps what was spent)."""
-        key = (budget.scope, budget.period)
-        spent = self._seeds.get(key)
-        if spent is None:
-            start = datetime.strptime(budget.period + ("-01" if len(budget.period) == 7 else ""), "%Y-%m-%d")
-            owner = None if budget.scope == ACCOUNT else budget.scope.removeprefix("key:")
-            spent = self._seeds[key] = await self._ledger.spent(owner, start.replace(tzinfo=UTC).timestamp())
-        return spent.tokens if budget.unit == "tokens" else spent.neurons
+        start = datetime.strptime(period + ("-01" if len(period) == 7 else ""), "%Y-%m-%d")
+        owner = None if scope == ACCOUNT else scope.removeprefix("key:")
+        spent = self._seeds[(scope, period)] = await self._ledger.spent(owner, start.replace(tzinfo=UTC).timestamp())
+        return spent
 
 
-def _model_limit(exchange: Exchange, limits: tuple[ModelLimit, ...]) -> ModelLimit | None:
+def _model_limit(names: tuple[str | None, str | None], limits: tuple[ModelLimit, ...]) -> ModelLimit | None:
     """The first of a key's per-model limits whose pattern names the model as asked or as served."""
-    names = [name for name in (exchange.model_asked, exchange.model_served) if name is not None]
-    return next((limit for limit in limits if any(fnmatchcase(n, limit.pattern) for n in names)), None)
+    found = [name for name in names if name is not None]
+    return next((limit for limit in limits if any(fnmatchcase(n, limit.pattern) for n in found)), None)
 
 
-def _headers(limits: list[_Limit], used: tuple[float, ...], now: float, window: int) -> dict[str, str]:
+def _headers(rules: tuple[_Rule, ...], used: tuple[float, ...], now: float) -> dict[str, str]:
     """OpenAI's x-ratelimit-* of the requests and token limits with the least left, and what the key's budgets
     have left."""
+    least: dict[str, tuple[float, int]] = {}  # "requests", "tokens", or a budget's header -> (left, limit)
+    for rule, spent in zip(rules, used, strict=True):
+        if rule.scope == ACCOUNT:
+            continue
+        kind = REMAINING_HEADERS[rule.unit] if rule.kind == "budget" else rule.kind
+        left = rule.limit - spent
+        if kind not in least or left < least[kind][0]:
+            least[kind] = (left, rule.limit)
     headers: dict[str, str] = {}
-    reset = _duration((window + 1) * WINDOW_SECONDS - now)
-    for kind in ("requests", "tokens"):
-        left = [
-            (limit.ask.limit - spent, limit.ask.limit)
-            for limit, spent in zip(limits, used, strict=True)
-            if limit.kind == kind
-        ]
-        if left:
-            remaining, most = min(left)
-            headers[f"x-ratelimit-limit-{kind}"] = str(int(most))
-            headers[f"x-ratelimit-remaining-{kind}"] = str(max(0, int(remaining)))
-            headers[f"x-ratelimit-reset-{kind}"] = reset
-    for unit, header in REMAINING_HEADERS.items():
-        budget_left = [
-            limit.ask.limit - spent
-            for limit, spent in zip(limits, used, strict=True)
-            if limit.budget is not None and limit.budget.unit == unit and limit.budget.scope != ACCOUNT
-        ]
-        if budget_left:
-            headers[header] = str(max(0, math.floor(min(budget_left))))
+    for kind, (left, limit) in least.items():
+        if kind not in RATE_KINDS:
+            headers[kind] = str(max(0, math.floor(left)))
+            continue
+        headers[f"x-ratelimit-limit-{kind}"] = str(limit)
+        headers[f"x-ratelimit-remaining-{kind}"] = str(max(0, int(left)))
+        headers[f"x-ratelimit-reset-{kind}"] = _duration(WINDOW_SECONDS - now % WINDOW_SECONDS)
     return headers
 
 
-def _refusal(limit: _Limit, used: float, tokens: int, now: float, headers: dict[str, str]) -> ProxyError:
-    budget = limit.budget
-    if budget is not None:
-        until_reset = max(1, math.ceil(budget.reset.timestamp() - now))
+def _refusal(
+    rule: _Rule,
+    ask: Ask,
+    used: float,
+    tokens: int,
+    now: float,
+    calendar: _Calendar | None,
+    headers: dict[str, str],
+) -> ProxyError:
+    if rule.kind == "budget":
+        assert calendar is not None
+        reset = calendar.next_day if rule.daily else calendar.next_month
+        until_reset = max(1, math.ceil(reset - now))
         return QuotaExhausted(
-            f"Over {budget.what}: {budget.limit} {budget.unit}, {used:.0f} spent, this request may cost up to "
-            f"{limit.ask.amount:.0f}. It resets at {budget.reset.strftime('%Y-%m-%d %H:%M')} UTC.",
+            f"Over {rule.whose}: {rule.limit} {rule.unit}, {used:.0f} spent, this request may cost up to "
+            f"{ask.amount:.0f}. It resets at {datetime.fromtimestamp(reset, UTC).strftime('%Y-%m-%d %H:%M')} UTC.",
             headers={**headers, "Retry-After": str(until_reset)},
         )
-    wait = str(max(1, math.ceil((now // WINDOW_SECONDS + 1) * WINDOW_SECONDS - now)))
-    most = int(limit.ask.limit)
-    if limit.kind == "requests":
-        message = f"Rate limit reached for {limit.whose} on requests per minute: limit {most}, used {int(used)}."
-    elif tokens > most:
+    wait = str(max(1, math.ceil(WINDOW_SECONDS - now % WINDOW_SECONDS)))
+    if rule.kind == "requests":
+        message = f"Rate limit reached for {rule.whose} on requests per minute: limit {rule.limit}, used {int(used)}."
+    elif tokens > rule.limit:
         message = (
-            f"Request too large for {limit.whose} on tokens per minute: limit {most}, requested {tokens} (the prompt "
-            "and the token budget); lower max_tokens."
+            f"Request too large for {rule.whose} on tokens per minute: limit {rule.limit}, requested {tokens} (the "
+            "prompt and the token budget); lower max_tokens."
         )
     else:
         message = (
-            f"Rate limit reached for {limit.whose} on tokens per minute: limit {most}, used {int(used)}, "
+            f"Rate limit reached for {rule.whose} on tokens per minute: limit {rule.limit}, used {int(used)}, "
             f"requested {tokens}."
         )
     return RateLimited(message, headers={**headers, "Retry-After": wait})

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True, slots=True)
-class Ask:
+class Ask(NamedTuple):  # a tuple: a request makes several, and a tuple is the cheapest to make
     counter: str  # e.g. "rl:team-a:r:29999" (requests of team-a in minute 29999)
     amount: float
     limit: float
