@@ -42,6 +42,7 @@ from app.observe.traces import from_environment
 from app.pipeline.core import Hooks, Pipeline
 from app.pipeline.pacing import Pacer
 from app.pipeline.upstream_call import ResilientClient, StreamTimeouts
+from app.policies.cache import ReplyCache
 from app.policies.hooks import Admission, Settlement
 from app.policies.identity import IdentityGuard, KeyGuard
 from app.policies.ledger import UsageLedger
@@ -61,6 +62,7 @@ from app.serving.chat import ChatLimits
 from app.serving.readiness import Readiness
 from app.serving.usage import UsageReport
 from app.settings import Settings, load_settings
+from app.stores.cache import MemoryCache
 from app.stores.keys import KeyStore
 from app.stores.quotas import MemoryQuotas, QuotaStore
 from app.stores.responses import MemoryResponseStore, ResponseStore
@@ -252,6 +254,16 @@ def create_app(
             # quotas last: any refusal comes before its reservation, which is all or none
             hooks = Hooks((ModelAccess(), *seams.admission, quotas), (quotas, ledger, *seams.settlement))
             pipeline = Pipeline(settings, router, resilient, targets, catalogue, observer, hooks, seams.clock)
+            cache = (
+                ReplyCache(
+                    MemoryCache(settings.proxy_cache_max_bytes, time.monotonic),
+                    ttl=settings.proxy_cache_ttl,
+                    chat=settings.proxy_cache_chat,
+                    scope=settings.proxy_cache_scope,
+                )
+                if settings.proxy_cache == "on"
+                else None
+            )
             chat = ChatCompletions(
                 pipeline,
                 ChatLimits(
@@ -261,6 +273,7 @@ def create_app(
                     settings.proxy_image_max_bytes,
                 ),
                 images.fetch,
+                cache,
             )
             serving = Serving(
                 chat=chat,
@@ -268,7 +281,9 @@ def create_app(
                 responses=Responses(chat, response_store),
                 completions=Completions(pipeline, settings.proxy_max_n),
                 embeddings=Embeddings(
-                    pipeline, InputLimits(settings.proxy_embeddings_max_inputs, settings.proxy_embeddings_max_chars)
+                    pipeline,
+                    InputLimits(settings.proxy_embeddings_max_inputs, settings.proxy_embeddings_max_chars),
+                    cache,
                 ),
                 models=Models(pipeline, catalogue, settings.proxy_model_aliases),
                 gateway_logs=GatewayLogs(pipeline, client, targets),

@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     proxy_budget_fallback: bool = False  # over a budget: serve a fallback model it can afford instead of a 429
     proxy_key_rpm: int | None = Field(default=None, ge=1)  # requests per minute of a key that sets none
     proxy_key_tpm: int | None = Field(default=None, ge=1)  # tokens per minute of a key that sets none
+    proxy_cache: Literal["on", "off"] = "on"  # the reply cache (see README "Cache")
+    proxy_cache_ttl: float = Field(default=3600.0, gt=0)  # seconds an entry is kept (x-proxy-cache-ttl per request)
+    proxy_cache_max_bytes: int = Field(default=256 * 1024 * 1024, ge=0)  # the embedded cache's bound (LRU)
+    proxy_cache_chat: Literal["auto", "always", "never"] = "auto"  # auto: when deterministic (temperature 0, seed)
+    proxy_cache_scope: Literal["global", "key"] = "global"  # key: entries seen only by the key that wrote them
     proxy_responses_ttl: float = Field(default=24 * 3600.0, gt=0)  # how long a stored Response is kept
     proxy_responses_max: int = Field(default=10_000, ge=1)  # stored Responses kept in this process, oldest out
     proxy_responses_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1)  # and the bytes they may hold together

@@ -21,18 +21,20 @@ export OUT_DIR=$OUT WITH_UPSTREAM=${WITH_UPSTREAM:-1} PROXY_PORT=${PROXY_PORT:-1
 # 'ours', not after LiteLLM): what observability costs (issue 11: at most 1.10x).
 QUIET_SCENARIOS=${QUIET_SCENARIOS:-chat_c16,chat_c64,chat_c256,stream_c16,embed_c16}
 OUT_DIR=$OUT/quiet SKIP_LITELLM=1 SKIP_FLOOR=1 WITH_UPSTREAM=0 ONLY=$QUIET_SCENARIOS \
-  PROXY_CMD="env PROXY_METRICS=false $PROXY_BIN --port \$PROXY_PORT --log-level warning" \
+  PROXY_CMD="env PROXY_CACHE=off PROXY_METRICS=false $PROXY_BIN --port \$PROXY_PORT --log-level warning" \
   bash "$SHARED_BENCH/run_side_by_side.sh" > "$OUT/quiet-console.txt" 2>&1 || true
 # The gates are measured as people run it: metrics on (the default) and the access log at `info`, into a file.
-export PROXY_CMD="$PROXY_BIN --port \$PROXY_PORT --log-level info"
+# The load repeats one request (temperature 0): the relay is measured with the reply cache off (issue 14's
+# scenarios below measure it on).
+export PROXY_CMD="env PROXY_CACHE=off $PROXY_BIN --port \$PROXY_PORT --log-level info"
 bash "$SHARED_BENCH/run_side_by_side.sh" 2>&1 | tee "$OUT/console.txt"
 # The same 64-token stream as Chat Completions, Anthropic Messages and OpenAI Responses, in turn, on one proxy (issue 12).
 BENCH_PY=${BENCH_VENV:-${TMPDIR:-/tmp}/wap-bench-venv}/bin/python
 taskset -c 0 "$BENCH_PY" "$SHARED_BENCH/fake_upstream.py" --port 18081 >/dev/null 2>&1 &
 FAKE=$!
 sleep 1
-CLOUDFLARE_API_BASE=http://127.0.0.1:18081/client/v4 CLOUDFLARE_ACCOUNT_ID=bench-acct CLOUDFLARE_API_TOKEN=bench-token \
-  taskset -c 1 "$PROXY_BIN" --port 18202 --log-level info > "$OUT/protocols.log" 2>&1 &
+PROXY_CACHE=off CLOUDFLARE_API_BASE=http://127.0.0.1:18081/client/v4 CLOUDFLARE_ACCOUNT_ID=bench-acct \
+  CLOUDFLARE_API_TOKEN=bench-token taskset -c 1 "$PROXY_BIN" --port 18202 --log-level info > "$OUT/protocols.log" 2>&1 &
 PROXY=$!
 sleep 2
 taskset -c 0 "$BENCH_PY" "$ROOT/bench/protocol_streams.py" --url http://127.0.0.1:18202 --pid "$PROXY" \
@@ -49,7 +51,7 @@ PROJECT_PY=${PROJECT_PY:-$ROOT/.venv/bin/python}
 team_run() {  # $1=label, $2=scenarios, $3=cores for the proxy, rest: environment and flags for the proxy
   local label=$1 only=$2 cores=$3; shift 3
   OUT_DIR=$OUT/team/$label SKIP_LITELLM=1 SKIP_FLOOR=1 WITH_UPSTREAM=0 ONLY=$only PIN_PROXY=$cores \
-    PROXY_CMD="env PROXY_STATE_PATH=$OUT/team/$label.sqlite3 $* --port \$PROXY_PORT --log-level info" \
+    PROXY_CMD="env PROXY_CACHE=off PROXY_STATE_PATH=$OUT/team/$label.sqlite3 $* --port \$PROXY_PORT --log-level info" \
     bash "$SHARED_BENCH/run_side_by_side.sh" > "$OUT/team/$label-console.txt" 2>&1 || true
 }
 if [ "$TEAM_ROUNDS" -gt 0 ]; then

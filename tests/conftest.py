@@ -31,6 +31,9 @@ def make_settings(upstream: FakeUpstream, **overrides: Any) -> Settings:
         # (tests/test_resilience.py), so a scripted failure is seen as it is.
         "proxy_max_retries": 0,
         "proxy_breaker_threshold": 1_000_000,
+        # and the reply cache is off unless a test turns it on (tests/serving/test_cache.py): a repeated request
+        # reaches the fake upstream, as the test that repeats it expects
+        "proxy_cache": "off",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -13,7 +13,7 @@ from app.errors import Unavailable
 from app.exchange import Exchange
 from app.observe.metrics import Metrics
 from app.pipeline.core import Pipeline
-from app.policies import gateway_headers
+from app.policies import cache, gateway_headers
 from app.policies.identity import Credentials, IdentityGuard
 from app.serving import Serving
 from app.serving.admin_keys import AdminKeys
@@ -57,5 +57,7 @@ async def identified(request: Request) -> tuple[Serving, Exchange]:
     exchange.identity = await state.guard.identify(Credentials(headers.get("authorization"), headers.get("x-api-key")))
     if state.uses_gateway:  # the headers would not be forwarded on a direct route anyway
         exchange.gateway_headers = gateway_headers.request_headers(state.gateway_defaults, headers.items())
+    if headers.get("cache-control") is not None or headers.get(cache.TTL_HEADER) is not None:
+        cache.directives(exchange, headers.get("cache-control"), headers.get(cache.TTL_HEADER))
     exchange.client_gone = request.is_disconnected
     return state.serving, exchange

@@ -57,8 +57,17 @@ class EmbeddingJob:
             dimensions=request.dimensions,
         )
 
-    async def run(self, embed: EmbedBatch) -> CreateEmbeddingResponse:
-        vectors = await self._embed_all(embed)
+    async def run(self, embed: EmbedBatch, known: list[list[float] | None] | None = None) -> CreateEmbeddingResponse:
+        """`known`: vectors already at hand (the reply cache), in input order; only the others are embedded."""
+        if known is None:
+            vectors = await self._embed_all(embed, self.texts)
+        else:
+            missing = [i for i, vector in enumerate(known) if vector is None]
+            fetched = await self._embed_all(embed, [self.texts[i] for i in missing]) if missing else []
+            merged = list(known)
+            for i, vector in zip(missing, fetched, strict=True):
+                merged[i] = vector
+            vectors = [vector for vector in merged if vector is not None]
         if self.dimensions is not None and vectors and len(vectors[0]) != self.dimensions:
             raise InvalidRequest(
                 f"{self.route.requested} returns {len(vectors[0])}-dimensional embeddings and cannot "
@@ -78,11 +87,11 @@ class EmbeddingJob:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
 
-    async def _embed_all(self, embed: EmbedBatch) -> list[list[float]]:
+    async def _embed_all(self, embed: EmbedBatch, texts: list[str]) -> list[list[float]]:
         size = self.batch_size
-        if len(self.texts) <= size:
-            return await embed(self.texts)
-        batches = [self.texts[i : i + size] for i in range(0, len(self.texts), size)]
+        if len(texts) <= size:
+            return await embed(texts)
+        batches = [texts[i : i + size] for i in range(0, len(texts), size)]
         limit = asyncio.Semaphore(MAX_PARALLEL_BATCHES)
 
         async def bounded(batch: list[str]) -> list[list[float]]:

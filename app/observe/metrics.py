@@ -64,6 +64,9 @@ SPECS: dict[str, Spec] = {
     ),
     "proxy_retries": Spec("counter", "Upstream attempts that were retried", ("model",)),
     "proxy_fallbacks": Spec("counter", "Hand-overs to a fallback model", ("model", "fallback")),
+    "proxy_cache_requests": Spec(
+        "counter", "Requests the reply cache saw, by what it did: hit, miss or bypass", ("endpoint", "result")
+    ),
     "proxy_breaker_state": Spec(
         "gauge", "Circuit breaker state: 0 closed, 1 open, 2 half-open", ("model", "upstream"), merge="max"
     ),
@@ -116,6 +119,8 @@ class Metrics(Collector):
             _observe(self._ttft, (endpoint, model), TTFT_BUCKETS, exchange.first_token - exchange.started)
         if exchange.outcome == "disconnected":
             _add(self.values["proxy_client_disconnects"], (endpoint,))
+        if exchange.cache is not None:
+            _add(self.values["proxy_cache_requests"], (endpoint, exchange.cache))
         usage = exchange.usage
         if usage:
             tokens = self._tokens

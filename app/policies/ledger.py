@@ -40,6 +40,7 @@ class UsageLedger:
     def row(self, exchange: Exchange) -> UsageRow:
         usage = exchange.usage
         served = exchange.model_served
+        hit = exchange.cache == "hit"
         at = self._wall()
         prompt = completion = cached = reasoning = 0
         if usage is not None:
@@ -60,10 +61,11 @@ class UsageLedger:
             reasoning_tokens=reasoning,
             # Workers AI counts no embedding tokens (the proxy estimates them); a request cut short has a partial count
             measured=usage is not None and exchange.outcome == "completed" and exchange.endpoint != "embeddings",
-            neurons=neurons(self._rate(served), usage) if served is not None else 0.0,
+            # a reply from the cache cost Workers AI nothing
+            neurons=neurons(self._rate(served), usage) if served is not None and not hit else 0.0,
             outcome=exchange.outcome,
             status=exchange.status,
-            cache_hit=False,
+            cache_hit=hit,
             request_id=exchange.request_id,
         )
 

@@ -142,6 +142,8 @@ class Quotas:
         if hold is None:
             return
         usage, served = exchange.usage, exchange.model_served
+        if exchange.cache == "hit":
+            usage = None  # answered from the cache: no upstream tokens, no neurons
         used_tokens = usage["total_tokens"] if usage is not None else 0
         budgeted = served is not None and any(unit == "neurons" for _, unit, _ in hold)
         cost = neurons(self._rate(served), usage) if budgeted and served is not None else 0.0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -24,6 +25,8 @@ from app.pipeline.choices import Choice, open_stream
 from app.pipeline.core import Pipeline, Reply
 from app.pipeline.gather import gather_all
 from app.pipeline.images import Fetch, inline_remote_images
+from app.pipeline.replay import StoringEnding, Transcript, replayed
+from app.policies.cache import ReplyCache, mark
 from app.protocol.chat import ChatCompletionRequest
 from app.routing.route import Route
 
@@ -70,10 +73,13 @@ class ChatLimits:
 
 
 class ChatCompletions:
-    def __init__(self, pipeline: Pipeline, limits: ChatLimits, fetch_image: Fetch | None) -> None:
+    def __init__(
+        self, pipeline: Pipeline, limits: ChatLimits, fetch_image: Fetch | None, cache: ReplyCache | None = None
+    ) -> None:
         self.pipeline = pipeline
         self.limits = limits
         self.fetch_image = fetch_image
+        self.cache = cache
 
     async def create(
         self, request: ChatCompletionRequest, exchange: Exchange, output: ChatOutput | None = None
@@ -102,13 +108,35 @@ class ChatCompletions:
             self.pipeline.router.check_task(route, CHAT, PATH)
             check_chat_request(request, route, limits.max_n, limits.max_images)
 
-        return await self.pipeline.run(
-            exchange,
-            primary,
-            lambda route, deadline: self._serve(request, route, exchange, deadline, chosen),
-            can_serve=can_serve,
-            prepare=prepare,
-        )
+        slot = self.cache.chat_slot(request, primary, exchange) if self.cache is not None else None
+        if self.cache is not None:
+            mark(exchange, "bypass" if slot is None else "miss")
+
+        async def serve(route: Route, deadline: float) -> Reply:
+            if slot is None or route is not primary:  # a fallback's answer is not the model's asked for
+                return await self._serve(request, route, exchange, deadline, chosen)
+            cache = self.cache
+            assert cache is not None
+            if slot.lookup:
+                finals = await cache.chat_answer(slot)
+                if finals is not None:
+                    mark(exchange, "hit")
+                    return self._replay(request, route, chosen, finals)
+            keep = partial(cache.keep_chat_answer, slot) if slot.store else None
+            return await self._serve(request, route, exchange, deadline, chosen, keep)
+
+        return await self.pipeline.run(exchange, primary, serve, can_serve=can_serve, prepare=prepare)
+
+    def _replay(
+        self, request: ChatCompletionRequest, route: Route, output: ChatOutput, finals: list[FinalChoice]
+    ) -> Reply:
+        """A cached answer, with fresh ids, whole or as a stream of the output's protocol."""
+        ids = CompletionIds.new(route.requested, request.include_usage, prefix=output.id_prefix)
+        usage = total_usage_of([final.usage for final in finals])
+        if not request.stream:
+            return Reply(output.whole(ids, finals), {}, usage)
+        encoders = [output.encoder(ids, i) for i in range(len(finals))]
+        return Reply(replayed(finals, encoders, output.ending(encoders[0], ids)))
 
     async def count_input_tokens(self, request: ChatCompletionRequest, exchange: Exchange, path: str) -> int:
         """What the bridges' token counting endpoints answer: an estimate (about four characters a token, as for
@@ -124,8 +152,15 @@ class ChatCompletions:
         return counted
 
     async def _serve(
-        self, request: ChatCompletionRequest, route: Route, exchange: Exchange, deadline: float, output: ChatOutput
+        self,
+        request: ChatCompletionRequest,
+        route: Route,
+        exchange: Exchange,
+        deadline: float,
+        output: ChatOutput,
+        keep: Callable[[list[FinalChoice]], Awaitable[None]] | None = None,
     ) -> Reply:
+        """`keep`: where the answer goes once whole (the reply cache)."""
         pipeline = self.pipeline
         translator = supported(pipeline.dialect(route).chat, route, "chat completions")
         max_tokens = pipeline.max_tokens(request.max_completion_tokens or request.max_tokens, route)
@@ -150,18 +185,25 @@ class ChatCompletions:
         if not request.stream:
             answers = await gather_all([client.answer(call, translator, body) for _ in range(n)])
             finals = [finalize(answer, plan) for answer, _ in answers]
+            if keep is not None:
+                await keep(finals)
             usage = total_usage_of([final.usage for final in finals])
             return Reply(output.whole(ids, finals), answers[0][1], usage)
         encoders = [output.encoder(ids, i) for i in range(n)]
+        ending = output.ending(encoders[0], ids)
+        writers: list[FrameEncoder] = list(encoders)
+        if keep is not None and n == 1:  # the answer is taken down as it leaves, kept when the stream completes
+            transcripts = [Transcript(encoder) for encoder in encoders]
+            writers, ending = list(transcripts), StoringEnding(ending, transcripts, keep)
         stream, headers = await open_stream(
             client,
             call,
             translator,
-            [Choice(body, encoder) for encoder in encoders],
+            [Choice(body, writer) for writer in writers],
             plan,
             upstream_stream=upstream_stream,
             include_usage=ids.include_usage,
-            ending=output.ending(encoders[0], ids),
+            ending=ending,
         )
         return Reply(stream, headers)
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import orjson
 
 from app.dialects import supported
-from app.embeddings.batches import EmbeddingJob, InputLimits
+from app.embeddings.batches import CHARS_PER_TOKEN, EmbeddingJob, InputLimits
 from app.exchange import Exchange
 from app.models.catalogue import EMBEDDINGS
 from app.models.embedding import embedding_model
 from app.pipeline.core import Pipeline, Reply
+from app.policies.cache import HITS_HEADER, ReplyCache, mark
 from app.protocol.embeddings import EmbeddingRequest
 from app.routing.route import Route
 
@@ -18,9 +19,10 @@ PATH = "/v1/embeddings"
 
 
 class Embeddings:
-    def __init__(self, pipeline: Pipeline, limits: InputLimits) -> None:
+    def __init__(self, pipeline: Pipeline, limits: InputLimits, cache: ReplyCache | None = None) -> None:
         self.pipeline = pipeline
         self.limits = limits
+        self.cache = cache
 
     async def create(self, request: EmbeddingRequest, exchange: Exchange) -> Reply:
         route = self.pipeline.route(exchange, request.model, EMBEDDINGS, PATH)
@@ -36,13 +38,30 @@ class Embeddings:
         model = call.destination.model
         client = self.pipeline.client
         relayed: dict[str, str] = {}
+        fetched: dict[str, list[float]] = {}  # what went upstream, by text: what the cache keeps
 
         async def embed(texts: list[str]) -> list[list[float]]:
             body = orjson.dumps(translator.build(texts, route, model))
             payload, headers = await client.json(call, body)
             relayed.update(headers)
-            return translator.parse(payload, len(texts))
+            vectors = translator.parse(payload, len(texts))
+            fetched.update(zip(texts, vectors, strict=True))
+            return vectors
 
-        vectors = await job.run(embed)
-        tokens = vectors["usage"]["prompt_tokens"]
-        return Reply(vectors, relayed, {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens})
+        cache = self.cache
+        if cache is None:
+            reply = await job.run(embed)
+            tokens = reply["usage"]["prompt_tokens"]
+            return Reply(reply, relayed, {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens})
+        keys = cache.embedding_keys(route, job.texts, exchange)
+        known = await cache.vectors(keys, exchange)
+        hits = sum(vector is not None for vector in known)
+        reply = await job.run(embed, known)
+        if fetched:
+            await cache.keep_vectors(
+                cache.embedding_keys(route, list(fetched), exchange), list(fetched.values()), exchange
+            )
+        mark(exchange, "hit" if hits == len(keys) else "miss")
+        exchange.reply_headers[HITS_HEADER] = f"{hits}/{len(keys)}"
+        tokens = sum(-(-len(text) // CHARS_PER_TOKEN) for text in fetched)  # what the upstream was asked to embed
+        return Reply(reply, relayed, {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens})

@@ -1,0 +1,149 @@
+"""The reply cache's decisions: what may be cached, under which key, for how long, and the entries' encoding.
+
+- Key: the endpoint family, the model served and its route, and the request body without what does not change
+  the answer (`user`, `stream`, `stream_options`, `metadata`, ...), with sorted keys, hashed: a request asked as
+  a stream and the same request asked whole share an entry; the Messages and Responses bridges, translated to chat
+  first, share the chat entries. With PROXY_CACHE_SCOPE=key the key's name is part of it.
+- Chat answers are cached when deterministic (`temperature` 0 or a `seed`), or always / never
+  (PROXY_CACHE_CHAT); never an answer cut by its token budget, never a request with images fetched from URLs.
+- Embeddings are cached per input text, as packed float32.
+- `Cache-Control: no-cache` skips the lookup, `no-store` the store; `x-proxy-cache-ttl: N` sets an entry's TTL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from array import array
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from app.chat.answer import FinalChoice
+from app.chat.images import has_remote_images
+from app.errors import InvalidRequest
+from app.exchange import Exchange
+from app.protocol.chat import ChatCompletionRequest
+from app.routing.route import Route
+from app.stores.cache import CacheStore
+
+log = logging.getLogger("workers_ai_proxy")
+RESULT_HEADER = "x-proxy-cache"  # hit, miss, bypass
+TTL_HEADER = "x-proxy-cache-ttl"
+HITS_HEADER = "x-proxy-cache-hits"  # embeddings: "90/100" inputs answered from the cache
+# request fields that do not change the answer (the model is keyed as served)
+UNKEYED = frozenset({"model", "user", "stream", "stream_options", "metadata", "store", "service_tier"})
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """Where one request's answer is looked up and kept."""
+
+    key: str
+    lookup: bool
+    store: bool
+    ttl: float
+
+
+def mark(exchange: Exchange, result: str) -> None:
+    """What the cache did for this request, on the exchange (ledger, metrics) and in the reply's headers."""
+    exchange.cache = result
+    exchange.reply_headers[RESULT_HEADER] = result
+
+
+def directives(exchange: Exchange, cache_control: str | None, ttl: str | None) -> None:
+    """A request's cache headers, onto its exchange (a malformed TTL is the client's mistake: 400)."""
+    if cache_control:
+        said = {part.strip().lower() for part in cache_control.split(",")}
+        exchange.cache_lookup = "no-cache" not in said
+        exchange.cache_store = "no-store" not in said
+    if ttl is not None:
+        try:
+            seconds = float(ttl)
+        except ValueError:
+            seconds = -1.0
+        if not 0 < seconds <= 366 * 86_400:
+            raise InvalidRequest(
+                f"{TTL_HEADER} is a number of seconds, more than 0 and at most a year.", code="invalid_cache_ttl"
+            )
+        exchange.cache_ttl = seconds
+
+
+class ReplyCache:
+    __slots__ = ("_chat", "_per_key", "_store", "_ttl")
+
+    def __init__(self, store: CacheStore, *, ttl: float, chat: str = "auto", scope: str = "global") -> None:
+        self._store, self._ttl, self._chat, self._per_key = store, ttl, chat, scope == "key"
+
+    # -- chat ---------------------------------------------------------------------------------------
+    def chat_slot(self, request: ChatCompletionRequest, route: Route, exchange: Exchange) -> Slot | None:
+        """None: this request is not cached (it says `bypass`)."""
+        deterministic = request.temperature == 0 or request.seed is not None
+        if self._chat == "never" or (self._chat == "auto" and not deterministic) or has_remote_images(request):
+            return None
+        if not exchange.cache_lookup and not exchange.cache_store:
+            return None
+        body = request.model_dump(mode="json", exclude_none=True, exclude=set(UNKEYED))
+        return self._slot(exchange, self._key("chat", route, exchange, body))
+
+    async def chat_answer(self, slot: Slot) -> list[FinalChoice] | None:
+        (found,) = await self._get([slot.key])
+        if found is None:
+            return None
+        return [FinalChoice(**choice) for choice in orjson.loads(found)]
+
+    async def keep_chat_answer(self, slot: Slot, finals: list[FinalChoice]) -> None:
+        if any(final.finish_reason == "length" for final in finals):
+            return  # cut by its token budget: asked again, it may come out whole
+        entry = orjson.dumps(
+            [
+                {
+                    "content": f.content,
+                    "reasoning": f.reasoning,
+                    "tool_calls": f.tool_calls,
+                    "finish_reason": f.finish_reason,
+                    "usage": f.usage,
+                    "stop_sequence": f.stop_sequence,
+                }
+                for f in finals
+            ]
+        )
+        await self._put([(slot.key, entry)], slot.ttl)
+
+    # -- embeddings ---------------------------------------------------------------------------------
+    def embedding_keys(self, route: Route, texts: list[str], exchange: Exchange) -> list[str]:
+        stem = self._key("embeddings", route, exchange, None)
+        return [hashlib.sha256((stem + text).encode()).hexdigest() for text in texts]
+
+    async def vectors(self, keys: list[str], exchange: Exchange) -> list[list[float] | None]:
+        if not exchange.cache_lookup:
+            return [None] * len(keys)
+        return [None if raw is None else array("f", raw).tolist() for raw in await self._get(keys)]
+
+    async def keep_vectors(self, keys: list[str], vectors: list[list[float]], exchange: Exchange) -> None:
+        if exchange.cache_store and keys:
+            entries = [(key, array("f", vector).tobytes()) for key, vector in zip(keys, vectors, strict=True)]
+            await self._put(entries, exchange.cache_ttl or self._ttl)
+
+    # -- internals ----------------------------------------------------------------------------------
+    def _slot(self, exchange: Exchange, key: str) -> Slot:
+        return Slot(key, exchange.cache_lookup, exchange.cache_store, exchange.cache_ttl or self._ttl)
+
+    def _key(self, family: str, route: Route, exchange: Exchange, body: Any) -> str:
+        scope = exchange.identity.name if self._per_key and exchange.identity is not None else ""
+        canonical = orjson.dumps([family, route.model_id, route.upstream, scope, body], option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(canonical).hexdigest()
+
+    async def _get(self, keys: list[str]) -> list[bytes | None]:
+        try:
+            return await self._store.get_many(keys)
+        except Exception as exc:  # the cache must never fail a request: a miss
+            log.warning("the reply cache could not be read (%s)", type(exc).__name__)
+            return [None] * len(keys)
+
+    async def _put(self, entries: list[tuple[str, bytes]], ttl: float) -> None:
+        try:
+            await self._store.put_many(entries, ttl)
+        except Exception as exc:
+            log.warning("the reply cache could not be written (%s)", type(exc).__name__)
