@@ -62,7 +62,7 @@ from app.serving.chat import ChatLimits
 from app.serving.readiness import Readiness
 from app.serving.usage import UsageReport
 from app.settings import Settings, load_settings
-from app.stores.cache import MemoryCache
+from app.stores.cache import CacheStore, MemoryCache
 from app.stores.keys import KeyStore
 from app.stores.quotas import MemoryQuotas, QuotaStore
 from app.stores.responses import MemoryResponseStore, ResponseStore
@@ -206,6 +206,7 @@ def create_app(
             stack.callback(state.close)
             key_store: KeyStore = state
             usage_store: UsageStore = state
+            cache_store: CacheStore = MemoryCache(settings.proxy_cache_max_bytes, time.monotonic)
             if settings.proxy_redis_url is not None:
                 from app.stores.redis_backend import connect  # imported only when used: redis-py is not small
 
@@ -213,7 +214,7 @@ def create_app(
                 shared = connect(url, quota_store, response_store, state, settings)
                 stack.push_async_callback(shared.close)
                 quota_store, response_store = shared.quotas, shared.responses
-                key_store, usage_store = shared.keys, shared.usage
+                key_store, usage_store, cache_store = shared.keys, shared.usage, shared.cache
             pace = functools.lru_cache(maxsize=4096)(settings.upstream_rpm)  # model id -> rpm, decided once
             paced = settings.proxy_upstream_pacing != "off" and (
                 any(m.rpm is not None for m in settings.models.values()) or pace(EXAMPLE_PACED_MODEL) is not None
@@ -256,7 +257,7 @@ def create_app(
             pipeline = Pipeline(settings, router, resilient, targets, catalogue, observer, hooks, seams.clock)
             cache = (
                 ReplyCache(
-                    MemoryCache(settings.proxy_cache_max_bytes, time.monotonic),
+                    cache_store,
                     ttl=settings.proxy_cache_ttl,
                     chat=settings.proxy_cache_chat,
                     scope=settings.proxy_cache_scope,

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from app.settings import Settings
+from app.stores.cache import CacheStore
 from app.stores.failover import FailoverKeys, FailoverQuotas, FailoverResponses, SharedUsage
 from app.stores.keys import KeyStore
 from app.stores.quotas import QuotaStore
+from app.stores.redis_cache import RedisCache
 from app.stores.redis_keys import RedisKeyStore
 from app.stores.redis_quotas import RedisQuotas
 from app.stores.redis_responses import RedisResponseStore
@@ -27,6 +29,7 @@ class Shared:
     responses: ResponseStore
     keys: KeyStore
     usage: UsageStore
+    cache: CacheStore
     counters: RedisQuotas  # its pending adjustments are sent before the client closes
 
     async def close(self) -> None:
@@ -47,6 +50,7 @@ def connect(url: str, quotas: QuotaStore, responses: ResponseStore, usage: Usage
         FailoverResponses(RedisResponseStore(redis, settings.proxy_responses_ttl), responses, required, time.monotonic),
         FailoverKeys(RedisKeyStore(redis), time.monotonic),
         SharedUsage(RedisUsageStore(redis), usage, required, time.monotonic),
+        RedisCache(redis),  # unreachable: a miss and a warning (the cache never fails a request)
         counters,
     )
 

@@ -28,6 +28,7 @@ from tests.policies.test_budgets import MIDNIGHT
 from tests.policies.test_keys_and_limits import NOW, Wall, keys_command
 from tests.redis_server import redis_server
 from tests.servers import ProxyServer
+from tests.serving.test_cache import content_of_stream
 
 LLAMA = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -290,3 +291,29 @@ def wait_for_status(url: str, body: dict[str, Any], headers: dict[str, str], sta
             return status
         asyncio.run(asyncio.sleep(0.05))
     return reply.status_code
+
+
+def test_an_entry_written_by_one_replica_is_hit_by_the_other(
+    start_proxy: StartProxy, tmp_path: Path, fresh_redis: str
+) -> None:
+    first, second = replicas(start_proxy, tmp_path / "state", fresh_redis, Wall(), proxy_cache="on")
+    body = {"model": LLAMA, "messages": HELLO, "temperature": 0, "max_tokens": 64}
+    made = httpx.post(first.url + "/v1/chat/completions", json=body)
+    assert made.headers["x-proxy-cache"] == "miss"
+    again = httpx.post(second.url + "/v1/chat/completions", json={**body, "stream": True})
+    assert again.headers["x-proxy-cache"] == "hit"  # replayed as a stream on the other replica
+    text, pieces = content_of_stream(again)
+    assert text == made.json()["choices"][0]["message"]["content"] and pieces > 1
+    embed = {"model": "@cf/baai/bge-base-en-v1.5", "input": ["shared", "vectors"]}
+    assert httpx.post(first.url + "/v1/embeddings", json=embed).headers["x-proxy-cache"] == "miss"
+    hit = httpx.post(second.url + "/v1/embeddings", json=embed)
+    assert hit.headers["x-proxy-cache"] == "hit" and len(hit.json()["data"]) == 2
+
+    async def stored() -> list[bytes]:
+        client = Redis.from_url(fresh_redis)
+        try:
+            return [key async for key in client.scan_iter("{wap}:c:*")]
+        finally:
+            await client.aclose()
+
+    assert len(asyncio.run(stored())) == 3  # one chat answer, two vectors
