@@ -280,7 +280,7 @@ def create_app(
                 chat=chat,
                 messages=Messages(chat),
                 responses=Responses(chat, response_store),
-                completions=Completions(pipeline, settings.proxy_max_n),
+                completions=Completions(pipeline, settings.proxy_max_n, cache),
                 embeddings=Embeddings(
                     pipeline,
                     InputLimits(settings.proxy_embeddings_max_inputs, settings.proxy_embeddings_max_chars),

@@ -99,14 +99,27 @@ class StoringEnding:
         return self._inner.failure(error)
 
 
-def replayed(finals: Sequence[FinalChoice], encoders: Sequence[FrameEncoder], ending: StreamEnding) -> StreamBody:
+def replayed(
+    finals: Sequence[FinalChoice],
+    encoders: Sequence[FrameEncoder],
+    ending: StreamEnding,
+    prompts: int = 1,
+    echoes: Sequence[str] = (),
+) -> StreamBody:
     """Cached choices as a stream of the encoders' protocol: role, reasoning and content in pieces, tool calls,
-    one finish each, then the protocol's own ending (usage, `[DONE]`, ...)."""
+    one finish each, then the protocol's own ending (usage, `[DONE]`, ...). `prompts`, `echoes`: text
+    completions' prompts, and the prompt each choice repeats first (`echo`)."""
     sinks = [ChoiceStream(encoder, REPLAY_PLAN) for encoder in encoders]
-    return StreamBody([_frames(final, sink) for final, sink in zip(finals, sinks, strict=True)], sinks, ending)
+    frames = [
+        _frames(final, sink, encoder, echoes[i] if i < len(echoes) else "")
+        for i, (final, sink, encoder) in enumerate(zip(finals, sinks, encoders, strict=True))
+    ]
+    return StreamBody(frames, sinks, ending, prompts=prompts)
 
 
-async def _frames(final: FinalChoice, sink: ChoiceStream) -> Frames:
+async def _frames(final: FinalChoice, sink: ChoiceStream, encoder: FrameEncoder, echo: str) -> Frames:
+    if echo:
+        yield encoder.content(echo)
     for piece in _pieces(final.reasoning):
         sink.reasoning(piece)
     for piece in _pieces(final.content):

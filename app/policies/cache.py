@@ -25,6 +25,7 @@ from app.chat.images import has_remote_images
 from app.errors import InvalidRequest
 from app.exchange import Exchange
 from app.protocol.chat import ChatCompletionRequest
+from app.protocol.common import GenerationRequest
 from app.routing.route import Route
 from app.stores.cache import CacheStore
 
@@ -79,13 +80,19 @@ class ReplyCache:
     # -- chat ---------------------------------------------------------------------------------------
     def chat_slot(self, request: ChatCompletionRequest, route: Route, exchange: Exchange) -> Slot | None:
         """None: this request is not cached (it says `bypass`)."""
+        if has_remote_images(request):
+            return None
+        return self.answer_slot("chat", request, route, exchange)
+
+    def answer_slot(self, family: str, request: GenerationRequest, route: Route, exchange: Exchange) -> Slot | None:
+        """A generated answer's slot (chat, completions); None: not cached."""
         deterministic = request.temperature == 0 or request.seed is not None
-        if self._chat == "never" or (self._chat == "auto" and not deterministic) or has_remote_images(request):
+        if self._chat == "never" or (self._chat == "auto" and not deterministic):
             return None
         if not exchange.cache_lookup and not exchange.cache_store:
             return None
         body = request.model_dump(mode="json", exclude_none=True, exclude=set(UNKEYED))
-        return self._slot(exchange, self._key("chat", route, exchange, body))
+        return self._slot(exchange, self._key(family, route, exchange, body))
 
     async def chat_answer(self, slot: Slot) -> list[FinalChoice] | None:
         (found,) = await self._get([slot.key])

@@ -210,3 +210,18 @@ def test_hits_cost_nothing_in_the_ledger_and_show_in_the_metrics(
 @pytest.fixture(autouse=True)
 def _fresh(fake: FakeUpstream) -> Iterator[None]:
     yield
+
+
+def test_text_completions_are_cached_too(cached: ProxyServer, fake: FakeUpstream) -> None:
+    with sdk(cached.url) as client:
+        whole = client.completions.with_raw_response.create(model=MODEL, prompt="Say hi", temperature=0, max_tokens=64)
+        chunks = list(
+            client.completions.create(model=MODEL, prompt="Say hi", temperature=0, max_tokens=64, stream=True)
+        )
+        echoed = client.completions.with_raw_response.create(
+            model=MODEL, prompt="Say hi", temperature=0, max_tokens=64, echo=True
+        )
+    assert whole.headers["x-proxy-cache"] == "miss" and echoed.headers["x-proxy-cache"] == "miss"
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == whole.parse().choices[0].text
+    assert echoed.parse().choices[0].text == "Say hi" + whole.parse().choices[0].text
+    assert len(fake.requests) == 2  # the stream was a hit
