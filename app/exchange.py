@@ -39,6 +39,7 @@ class Exchange:
     token_estimate: int = 0  # the most tokens the request can use: its prompt (estimated) and its token budget
     holds: dict[str, Any] = field(default_factory=dict)  # what admission policies reserved, for their settlement
     reply_headers: dict[str, str] = field(default_factory=dict)  # what policies add to the reply (rate limits)
+    json_body: dict[str, Any] | None = None  # the request body as the client sent it (decoded, never changed)
     cache: str | None = None  # the reply cache: "hit", "miss" (looked up, not found) or "bypass"; None: no cache
     cache_lookup: bool = True  # Cache-Control: no-cache turns it off
     cache_store: bool = True  # Cache-Control: no-store turns it off

@@ -23,7 +23,7 @@ one() {
   taskset -c 0 "$PY" "$SHARED_BENCH/fake_upstream.py" --port 18081 >/dev/null 2>&1 &
   local fake=$!
   sleep 1
-  PROXY_CACHE=${PROXY_CACHE:-off} CLOUDFLARE_API_BASE=http://127.0.0.1:18081/client/v4 CLOUDFLARE_ACCOUNT_ID=bench-acct \
+  PROXY_CACHE=off CLOUDFLARE_API_BASE=http://127.0.0.1:18081/client/v4 CLOUDFLARE_ACCOUNT_ID=bench-acct \
     CLOUDFLARE_API_TOKEN=bench-token taskset -c 1 "$bin" --port 18201 --log-level warning >/dev/null 2>&1 &
   local proxy=$!
   sleep 2

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import team_results  # bench/team_results.py, beside this script
+import cache_results  # bench/cache_results.py and team_results.py, beside this script
+import team_results
 
 LABELS = ("ours", "floor", "litellm", "upstream")
 METRICS = (
@@ -256,7 +257,12 @@ def machine() -> str:
 
 
 def render(
-    runs: Runs, folder: Path, command: str, protocols: dict[str, Any] | None = None, team: Any = None
+    runs: Runs,
+    folder: Path,
+    command: str,
+    protocols: dict[str, Any] | None = None,
+    team: Any = None,
+    cache: Any = None,
 ) -> str:
     started = runs.get("ours", {}) and json.loads((folder / "ours.json").read_text()).get("started", "")
     lines = [
@@ -283,6 +289,7 @@ def render(
     for kind, metric, figure, got, op, limit in [
         *protocol_checks(protocols or {}),
         *team_results.checks(team or {}, os.cpu_count() or 1),
+        *cache_results.checks(cache or {}, runs.get("floor", {})),
     ]:
         ok = got is not None and (got <= limit if op == "<=" else got >= limit)
         lines.append(f"| {kind} | {metric} | {figure} | {fmt(got)} | {op} {fmt(limit)} | {'PASS' if ok else 'FAIL'} |")
@@ -318,6 +325,7 @@ def render(
             cells = [row.get(k) for k in ("cpu_ms_per_stream", "ttft_p50_ms", "ttft_p50_ms_loaded", "errors")]
             lines.append(f"| {name} | " + " | ".join(fmt(c) if isinstance(c, float) else str(c) for c in cells) + " |")
     lines += team_results.table(team or {})
+    lines += cache_results.table(cache or {})
     return "\n".join(lines) + "\n"
 
 
@@ -328,10 +336,11 @@ def main() -> None:
     parser.add_argument("--quiet", type=Path, help="OUT_DIR of the same build run with metrics and access log off")
     parser.add_argument("--protocols", type=Path, help="bench/protocol_streams.py's JSON summary")
     parser.add_argument("--team", type=Path, help="the folder of the keys-and-limits runs (issue 13)")
+    parser.add_argument("--cache", type=Path, help="the folder of the reply cache runs (issue 14)")
     args = parser.parse_args()
     runs = load(args.folder, args.quiet)
-    team = team_results.load(args.team)
-    print(render(runs, args.folder, args.command, load_protocols(args.protocols), team), end="")
+    team, cache = team_results.load(args.team), cache_results.load(args.cache)
+    print(render(runs, args.folder, args.command, load_protocols(args.protocols), team, cache), end="")
 
 
 if __name__ == "__main__":

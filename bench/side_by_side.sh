@@ -82,7 +82,23 @@ if [ "$TEAM_ROUNDS" -gt 0 ]; then
     wait "$REDIS" 2>/dev/null || true
   fi
 fi
+# The reply cache (issue 14): off, every answer a miss, hits; alternating rounds. CACHE_ROUNDS=0 skips it.
+CACHE_ROUNDS=${CACHE_ROUNDS:-2}
+cache_run() {  # $1=label, $2=scenarios, rest: environment for the proxy
+  local label=$1 only=$2; shift 2
+  OUT_DIR=$OUT/cache/$label SKIP_LITELLM=1 SKIP_FLOOR=1 WITH_UPSTREAM=0 ONLY=$only \
+    PROXY_CMD="env PROXY_STATE_PATH=$OUT/cache/$label.sqlite3 $* $PROXY_BIN --port \$PROXY_PORT --log-level info" \
+    bash "$SHARED_BENCH/run_side_by_side.sh" > "$OUT/cache/$label-console.txt" 2>&1 || true
+}
+if [ "$CACHE_ROUNDS" -gt 0 ]; then
+  mkdir -p "$OUT/cache"
+  for round in $(seq 1 "$CACHE_ROUNDS"); do
+    cache_run "off-$round" chat_c64,embed_c16 PROXY_CACHE=off
+    cache_run "miss-$round" chat_c64,embed_c16 PROXY_CACHE=on PROXY_CACHE_MAX_BYTES=1
+    cache_run "hit-$round" embed_c16 PROXY_CACHE=on
+  done
+fi
 python3 "$ROOT/bench/results.py" "$OUT" --quiet "$OUT/quiet" --protocols "$OUT/protocols.json" --team "$OUT/team" \
-  --command "bash bench/side_by_side.sh" > "$ROOT/bench/RESULTS.md"
+  --cache "$OUT/cache" --command "bash bench/side_by_side.sh" > "$ROOT/bench/RESULTS.md"
 echo "wrote bench/RESULTS.md from $OUT"
 grep -E "^\| (gate|goal)" "$ROOT/bench/RESULTS.md" | grep -c FAIL | xargs -I{} echo "{} target(s) not met (see bench/RESULTS.md)"

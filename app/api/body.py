@@ -30,6 +30,7 @@ async def parse_body(request: Request, model: type[Model]) -> Model:
         ) from None
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    request.scope[EXCHANGE_KEY].json_body = data  # the reply cache keys on it (never changed)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

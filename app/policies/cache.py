@@ -1,9 +1,9 @@
 """The reply cache's decisions: what may be cached, under which key, for how long, and the entries' encoding.
 
-- Key: the endpoint family, the model served and its route, and the request body without what does not change
-  the answer (`user`, `stream`, `stream_options`, `metadata`, ...), with sorted keys, hashed: a request asked as
-  a stream and the same request asked whole share an entry; the Messages and Responses bridges, translated to chat
-  first, share the chat entries. With PROXY_CACHE_SCOPE=key the key's name is part of it.
+- Key: the endpoint, the model served and its route, and the request body as the client sent it without what
+  does not change the answer (`model` as asked, `user`, `stream`, `stream_options`, `metadata`, ...), with
+  sorted keys, hashed: a request asked as a stream and the same request asked whole share an entry. With
+  PROXY_CACHE_SCOPE=key the key's name is part of it.
 - Chat answers are cached when deterministic (`temperature` 0 or a `seed`), or always / never
   (PROXY_CACHE_CHAT); never an answer cut by its token budget, never a request with images fetched from URLs.
 - Embeddings are cached per input text, as packed float32.
@@ -35,6 +35,7 @@ TTL_HEADER = "x-proxy-cache-ttl"
 HITS_HEADER = "x-proxy-cache-hits"  # embeddings: "90/100" inputs answered from the cache
 # request fields that do not change the answer (the model is keyed as served)
 UNKEYED = frozenset({"model", "user", "stream", "stream_options", "metadata", "store", "service_tier"})
+# (Responses' `store` only decides whether the answer is kept for `previous_response_id`: not the answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,12 @@ class ReplyCache:
             return None
         if not exchange.cache_lookup and not exchange.cache_store:
             return None
-        body = request.model_dump(mode="json", exclude_none=True, exclude=set(UNKEYED))
+        raw = exchange.json_body
+        if raw is not None:  # the client's own body, in its protocol: keyed as it came (cheaper than a dump)
+            body: dict[str, Any] = {name: value for name, value in raw.items() if name not in UNKEYED}
+            family = exchange.endpoint
+        else:
+            body = request.model_dump(mode="json", exclude_none=True, exclude=set(UNKEYED))
         return self._slot(exchange, self._key(family, route, exchange, body))
 
     async def chat_answer(self, slot: Slot) -> list[FinalChoice] | None:

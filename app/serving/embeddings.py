@@ -58,9 +58,8 @@ class Embeddings:
         hits = sum(vector is not None for vector in known)
         reply = await job.run(embed, known)
         if fetched:
-            await cache.keep_vectors(
-                cache.embedding_keys(route, list(fetched), exchange), list(fetched.values()), exchange
-            )
+            key_of = dict(zip(job.texts, keys, strict=True))
+            await cache.keep_vectors([key_of[text] for text in fetched], list(fetched.values()), exchange)
         mark(exchange, "hit" if hits == len(keys) else "miss")
         exchange.reply_headers[HITS_HEADER] = f"{hits}/{len(keys)}"
         tokens = sum(-(-len(text) // CHARS_PER_TOKEN) for text in fetched)  # what the upstream was asked to embed
