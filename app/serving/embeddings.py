@@ -61,6 +61,7 @@ class Embeddings:
             key_of = dict(zip(job.texts, keys, strict=True))
             await cache.keep_vectors([key_of[text] for text in fetched], list(fetched.values()), exchange)
         mark(exchange, "hit" if hits == len(keys) else "miss")
-        exchange.reply_headers[HITS_HEADER] = f"{hits}/{len(keys)}"
+        if 0 < hits < len(keys):  # partly from the cache: how much
+            exchange.reply_headers[HITS_HEADER] = f"{hits}/{len(keys)}"
         tokens = sum(-(-len(text) // CHARS_PER_TOKEN) for text in fetched)  # what the upstream was asked to embed
         return Reply(reply, relayed, {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens})
