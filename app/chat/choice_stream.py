@@ -118,7 +118,8 @@ class ChoiceStream:
         if arguments:
             self._write(self._encoder.tool_call_arguments(position, arguments))
 
-    def finish(self, upstream_reason: Any, usage: Usage | None) -> None:
+    def finish(self, upstream_reason: Any, usage: Usage | None, stop_sequence: str | None = None) -> None:
+        """`stop_sequence`: the one a replayed answer was cut at (the reply cache)."""
         if self.finished:
             return
         unfinished_thinking = False
@@ -145,10 +146,10 @@ class ChoiceStream:
             self.usage,
             self._plan.max_tokens,
             tool_calls=self._positions > 0,
-            stopped=self.stopped,
+            stopped=self.stopped or stop_sequence is not None,
             unfinished_thinking=unfinished_thinking and not self._content_written,
         )
-        sequence = self._stop.sequence if self._stop is not None and reason == "stop" else None
+        sequence = self._stop.sequence if self._stop is not None and reason == "stop" else stop_sequence
         self._write(self._encoder.finish(reason, sequence))
         self.finished = True
 

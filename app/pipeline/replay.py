@@ -126,7 +126,7 @@ async def _frames(final: FinalChoice, sink: ChoiceStream, encoder: FrameEncoder,
         sink.content(piece)
     for call in final.tool_calls:
         sink.tool_call(None, call["id"], call["function"]["name"], call["function"]["arguments"])
-    sink.finish(final.finish_reason, final.usage)
+    sink.finish(final.finish_reason, final.usage, final.stop_sequence)
     yield sink.take()
 
 

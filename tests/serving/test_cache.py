@@ -225,3 +225,21 @@ def test_text_completions_are_cached_too(cached: ProxyServer, fake: FakeUpstream
     assert "".join(c.choices[0].text for c in chunks if c.choices) == whole.parse().choices[0].text
     assert echoed.parse().choices[0].text == "Say hi" + whole.parse().choices[0].text
     assert len(fake.requests) == 2  # the stream was a hit
+
+
+def test_a_stop_sequence_is_replayed(cached: ProxyServer, fake: FakeUpstream) -> None:
+    """An answer the proxy cut at a stop sequence says so again when it comes from the cache, streamed too."""
+    with anthropic.Anthropic(base_url=cached.url, api_key="sk-x", max_retries=0) as claude:
+        ask: dict[str, Any] = {
+            "model": MODEL,
+            "max_tokens": 256,
+            "messages": [{"role": "user", "content": "Hello"}],
+            "stop_sequences": ["reply"],
+            "extra_body": {"temperature": 0},
+        }
+        first = claude.messages.with_raw_response.create(**ask)
+        with claude.messages.stream(**ask) as stream:
+            replayed = stream.get_final_message()
+    assert first.headers["x-proxy-cache"] == "miss" and first.parse().stop_reason == "stop_sequence"
+    assert replayed.stop_reason == "stop_sequence" and replayed.stop_sequence == "reply"
+    assert len(fake.requests) == 1
