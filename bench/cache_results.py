@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from team_results import Team, _figure, _ratio
+from team_results import Team, _figure, _ratio, rows
 from team_results import load as load_runs
 
 Check = tuple[str, str, str, float | None, str, float]
@@ -45,12 +45,5 @@ def table(cache: Team) -> list[str]:
         "load's one request answered from the cache. Chat hits are not measured: the shared fake's answers always",
         "end `length`, which is never cached.",
         "",
-        "| config | scenario | RPS | p50 ms | CPU ms/req | errors |",
-        "|---|---|--:|--:|--:|--:|",
     ]
-    for config in ("off", "miss", "hit"):
-        for scenario, row in cache.get(config, {}).items():
-            cells = [row.get(k) for k in ("rps", "p50_ms", "proxy_cpu_ms_per_req")]
-            shown = " | ".join("-" if c is None else f"{c:.3f}" if abs(c) < 10 else f"{c:.1f}" for c in cells)
-            lines.append(f"| {config} | {scenario} | {shown} | {row.get('errors', 0) + row.get('timeouts', 0)} |")
-    return lines
+    return lines + rows(cache, ("off", "miss", "hit"))

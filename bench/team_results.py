@@ -69,11 +69,15 @@ def table(team: Team) -> list[str]:
         "*redis*: the same on Redis (`PROXY_REDIS_URL`); *workers1* / *workers2*: that on Redis with `--workers 1` /",
         "`--workers 2`, the proxy free to use both cores.",
         "",
-        "| config | scenario | RPS | p50 ms | CPU ms/req | errors |",
-        "|---|---|--:|--:|--:|--:|",
     ]
-    for config in CONFIGS:
-        for scenario, row in team.get(config, {}).items():
+    return lines + rows(team, CONFIGS)
+
+
+def rows(runs: Team, configs: tuple[str, ...]) -> list[str]:
+    """A table of each config's scenarios: RPS, p50, CPU per request, failures."""
+    lines = ["| config | scenario | RPS | p50 ms | CPU ms/req | errors |", "|---|---|--:|--:|--:|--:|"]
+    for config in configs:
+        for scenario, row in runs.get(config, {}).items():
             cells = [row.get(k) for k in ("rps", "p50_ms", "proxy_cpu_ms_per_req")]
             shown = " | ".join("-" if c is None else f"{c:.3f}" if abs(c) < 10 else f"{c:.1f}" for c in cells)
             lines.append(f"| {config} | {scenario} | {shown} | {row.get('errors', 0) + row.get('timeouts', 0)} |")

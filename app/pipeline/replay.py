@@ -4,18 +4,54 @@ writes through), and played back as a stream of any protocol (`replayed`), in pi
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from app.chat.answer import FinalChoice
 from app.chat.choice_stream import ChoiceStream
 from app.chat.plan import OutputPlan
 from app.errors import ProxyError
+from app.exchange import Exchange
 from app.frames.openai import FrameEncoder, StreamEnding
 from app.pipeline.stream import Frames, StreamBody
+from app.policies.cache import ReplyCache, Slot, mark
 from app.protocol.common import Usage
+from app.routing.route import Route
+
+if TYPE_CHECKING:
+    from app.pipeline.core import Reply
 
 PIECE = 32  # characters per replayed frame: a replay reads like a stream, not one block
 REPLAY_PLAN = OutputPlan(max_tokens=2**31, think=None)  # the answer was planned when it was made
+
+
+Keep = Callable[[list[FinalChoice]], Awaitable[None]]  # where an answer goes once whole
+
+
+def through_cache(
+    cache: ReplyCache | None,
+    slot: Slot | None,
+    exchange: Exchange,
+    primary: Route,
+    replay: Callable[[Route, list[FinalChoice]], Reply],
+    serve: Callable[[Route, float, Keep | None], Awaitable[Reply]],
+) -> Callable[[Route, float], Awaitable[Reply]]:
+    """A generated answer's serve step with the reply cache: on the primary route, the cached answer when there is
+    one (replayed), else the upstream's, kept when it may be; a fallback's answer is never the asked model's."""
+    if cache is not None:
+        mark(exchange, "bypass" if slot is None else "miss")
+
+    async def served(route: Route, deadline: float) -> Reply:
+        if cache is None or slot is None or route is not primary:
+            return await serve(route, deadline, None)
+        if slot.lookup:
+            finals = await cache.chat_answer(slot)
+            if finals is not None:
+                mark(exchange, "hit")
+                return replay(route, finals)
+        return await serve(route, deadline, partial(cache.keep_chat_answer, slot) if slot.store else None)
+
+    return served
 
 
 class Transcript:

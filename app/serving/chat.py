@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import orjson
@@ -25,8 +24,8 @@ from app.pipeline.choices import Choice, open_stream
 from app.pipeline.core import Pipeline, Reply
 from app.pipeline.gather import gather_all
 from app.pipeline.images import Fetch, inline_remote_images
-from app.pipeline.replay import StoringEnding, Transcript, replayed
-from app.policies.cache import ReplyCache, mark
+from app.pipeline.replay import Keep, StoringEnding, Transcript, replayed, through_cache
+from app.policies.cache import ReplyCache
 from app.protocol.chat import ChatCompletionRequest
 from app.routing.route import Route
 
@@ -109,22 +108,14 @@ class ChatCompletions:
             check_chat_request(request, route, limits.max_n, limits.max_images)
 
         slot = self.cache.chat_slot(request, primary, exchange) if self.cache is not None else None
-        if self.cache is not None:
-            mark(exchange, "bypass" if slot is None else "miss")
-
-        async def serve(route: Route, deadline: float) -> Reply:
-            if slot is None or route is not primary:  # a fallback's answer is not the model's asked for
-                return await self._serve(request, route, exchange, deadline, chosen)
-            cache = self.cache
-            assert cache is not None
-            if slot.lookup:
-                finals = await cache.chat_answer(slot)
-                if finals is not None:
-                    mark(exchange, "hit")
-                    return self._replay(request, route, chosen, finals)
-            keep = partial(cache.keep_chat_answer, slot) if slot.store else None
-            return await self._serve(request, route, exchange, deadline, chosen, keep)
-
+        serve = through_cache(
+            self.cache,
+            slot,
+            exchange,
+            primary,
+            lambda route, finals: self._replay(request, route, chosen, finals),
+            lambda route, deadline, keep: self._serve(request, route, exchange, deadline, chosen, keep),
+        )
         return await self.pipeline.run(exchange, primary, serve, can_serve=can_serve, prepare=prepare)
 
     def _replay(
@@ -158,7 +149,7 @@ class ChatCompletions:
         exchange: Exchange,
         deadline: float,
         output: ChatOutput,
-        keep: Callable[[list[FinalChoice]], Awaitable[None]] | None = None,
+        keep: Keep | None = None,
     ) -> Reply:
         """`keep`: where the answer goes once whole (the reply cache)."""
         pipeline = self.pipeline

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from functools import partial
-
 import orjson
 
 from app.chat.affinity import prompt_session_id
@@ -19,8 +16,8 @@ from app.models.catalogue import CHAT
 from app.pipeline.choices import Choice, open_stream
 from app.pipeline.core import Pipeline, Reply
 from app.pipeline.gather import gather_all
-from app.pipeline.replay import StoringEnding, Transcript, replayed
-from app.policies.cache import ReplyCache, mark
+from app.pipeline.replay import Keep, StoringEnding, Transcript, replayed, through_cache
+from app.policies.cache import ReplyCache
 from app.protocol.common import SAMPLING_FIELDS, Usage
 from app.protocol.completions import CompletionRequest
 from app.routing.route import Route
@@ -42,20 +39,14 @@ class Completions:
         self.pipeline.estimate_tokens(exchange, budget * (request.n or 1) * len(prompts))
         cache = self.cache
         slot = cache.answer_slot("completions", request, primary, exchange) if cache is not None else None
-        if cache is not None:
-            mark(exchange, "bypass" if slot is None else "miss")
-
-        async def serve(route: Route, deadline: float) -> Reply:
-            if cache is None or slot is None or route is not primary:
-                return await self._serve(request, prompts, route, exchange, deadline)
-            if slot.lookup:
-                finals = await cache.chat_answer(slot)
-                if finals is not None:
-                    mark(exchange, "hit")
-                    return self._replay(request, prompts, route, finals)
-            keep = partial(cache.keep_chat_answer, slot) if slot.store else None
-            return await self._serve(request, prompts, route, exchange, deadline, keep)
-
+        serve = through_cache(
+            cache,
+            slot,
+            exchange,
+            primary,
+            lambda route, finals: self._replay(request, prompts, route, finals),
+            lambda route, deadline, keep: self._serve(request, prompts, route, exchange, deadline, keep),
+        )
         return await self.pipeline.run(
             exchange, primary, serve, can_serve=lambda route: self.pipeline.router.check_task(route, CHAT, PATH)
         )
@@ -79,7 +70,7 @@ class Completions:
         route: Route,
         exchange: Exchange,
         deadline: float,
-        keep: Callable[[list[FinalChoice]], Awaitable[None]] | None = None,
+        keep: Keep | None = None,
     ) -> Reply:
         """`keep`: where the answer goes once whole (the reply cache)."""
         pipeline = self.pipeline
