@@ -63,6 +63,9 @@ from app.serving.readiness import Readiness
 from app.serving.usage import UsageReport
 from app.settings import Settings, load_settings
 from app.stores.cache import CacheStore, MemoryCache
+from app.stores.cache_file import cache_path
+from app.stores.cache_file import load as load_cache
+from app.stores.cache_file import save as save_cache
 from app.stores.keys import KeyStore
 from app.stores.quotas import MemoryQuotas, QuotaStore
 from app.stores.responses import MemoryResponseStore, ResponseStore
@@ -206,7 +209,8 @@ def create_app(
             stack.callback(state.close)
             key_store: KeyStore = state
             usage_store: UsageStore = state
-            cache_store: CacheStore = MemoryCache(settings.proxy_cache_max_bytes, time.monotonic)
+            memory_cache = MemoryCache(settings.proxy_cache_max_bytes, time.monotonic)
+            cache_store: CacheStore = memory_cache
             if settings.proxy_redis_url is not None:
                 from app.stores.redis_backend import connect  # imported only when used: redis-py is not small
 
@@ -215,6 +219,10 @@ def create_app(
                 stack.push_async_callback(shared.close)
                 quota_store, response_store = shared.quotas, shared.responses
                 key_store, usage_store, cache_store = shared.keys, shared.usage, shared.cache
+            elif settings.proxy_cache == "on" and settings.proxy_cache_persist:
+                saved = cache_path(settings.proxy_state_path)
+                log.info("reply cache: %d entries read back from %s", await load_cache(saved, memory_cache), saved)
+                stack.push_async_callback(partial(save_cache, saved, memory_cache))
             pace = functools.lru_cache(maxsize=4096)(settings.upstream_rpm)  # model id -> rpm, decided once
             paced = settings.proxy_upstream_pacing != "off" and (
                 any(m.rpm is not None for m in settings.models.values()) or pace(EXAMPLE_PACED_MODEL) is not None

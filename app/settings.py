@@ -111,6 +111,7 @@ class Settings(BaseSettings):
     proxy_cache_max_bytes: int = Field(default=256 * 1024 * 1024, ge=0)  # the embedded cache's bound (LRU)
     proxy_cache_chat: Literal["auto", "always", "never"] = "auto"  # auto: when deterministic (temperature 0, seed)
     proxy_cache_scope: Literal["global", "key"] = "global"  # key: entries seen only by the key that wrote them
+    proxy_cache_persist: bool = False  # the embedded cache saved next to the state database at shutdown, read at start
     proxy_responses_ttl: float = Field(default=24 * 3600.0, gt=0)  # how long a stored Response is kept
     proxy_responses_max: int = Field(default=10_000, ge=1)  # stored Responses kept in this process, oldest out
     proxy_responses_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1)  # and the bytes they may hold together

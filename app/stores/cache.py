@@ -42,13 +42,32 @@ class MemoryCache:
     async def put_many(self, entries: Sequence[tuple[str, bytes]], ttl: float) -> None:
         expires = self._clock() + ttl
         for key, value in entries:
-            if key in self._entries:
-                self._drop(key)
-            cost = _cost(key, value)
-            if cost > self._max_bytes:
-                continue  # larger than the whole cache: never kept
-            self._entries[key] = (value, expires)
-            self._size += cost
+            self._insert(key, value, expires)
+        self._shrink()
+
+    def live(self) -> list[tuple[str, bytes, float]]:
+        """Every entry still in force with the seconds it has left, least recently used first (to be saved)."""
+        now = self._clock()
+        return [(key, value, expires - now) for key, (value, expires) in self._entries.items() if expires > now]
+
+    def restore(self, entries: list[tuple[str, bytes, float]]) -> None:
+        """Entries saved by `live`, least recently used first; the bound applies as they are added."""
+        now = self._clock()
+        for key, value, left in entries:
+            if left > 0:
+                self._insert(key, value, now + left)
+        self._shrink()
+
+    def _insert(self, key: str, value: bytes, expires: float) -> None:
+        if key in self._entries:
+            self._drop(key)
+        cost = _cost(key, value)
+        if cost > self._max_bytes:
+            return  # larger than the whole cache: never kept
+        self._entries[key] = (value, expires)
+        self._size += cost
+
+    def _shrink(self) -> None:
         while self._size > self._max_bytes:
             self._drop(next(iter(self._entries)))
 

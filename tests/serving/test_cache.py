@@ -243,3 +243,19 @@ def test_a_stop_sequence_is_replayed(cached: ProxyServer, fake: FakeUpstream) ->
     assert first.headers["x-proxy-cache"] == "miss" and first.parse().stop_reason == "stop_sequence"
     assert replayed.stop_reason == "stop_sequence" and replayed.stop_sequence == "reply"
     assert len(fake.requests) == 1
+
+
+def test_the_embedded_cache_can_outlive_a_restart(start_proxy: StartProxy, fake: FakeUpstream, tmp_path: Path) -> None:
+    settings: dict[str, Any] = {"proxy_cache": "on", "proxy_cache_persist": True}
+    first = start_proxy(proxy_state_path=tmp_path / "state.sqlite3", **settings)
+    assert chat(first).headers["x-proxy-cache"] == "miss"
+    embed = {"model": EMBED, "input": ["kept", "across"]}
+    assert httpx.post(first.url + "/v1/embeddings", json=embed).headers["x-proxy-cache"] == "miss"
+    first.stop()  # saved next to the state database
+    assert (tmp_path / "state-cache.sqlite3").exists()
+    second = start_proxy(proxy_state_path=tmp_path / "state.sqlite3", **settings)
+    assert chat(second).headers["x-proxy-cache"] == "hit"
+    assert httpx.post(second.url + "/v1/embeddings", json=embed).headers["x-proxy-cache"] == "hit"
+    assert len(fake.requests) == 2
+    third = start_proxy(proxy_state_path=tmp_path / "other.sqlite3", **settings)  # another state: another cache
+    assert chat(third).headers["x-proxy-cache"] == "miss"
