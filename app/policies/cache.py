@@ -144,7 +144,9 @@ class ReplyCache:
         return Slot(key, exchange.cache_lookup, exchange.cache_store, exchange.cache_ttl or self._ttl)
 
     def _key(self, family: str, route: Route, exchange: Exchange, body: Any) -> str:
-        scope = exchange.identity.name if self._per_key and exchange.identity is not None else ""
+        identity = exchange.identity
+        # per key when asked; always per Cloudflare account in pass-through mode (tenants never share answers)
+        scope = "" if identity is None else identity.name if self._per_key else identity.tenant
         canonical = orjson.dumps([family, route.model_id, route.upstream, scope, body], option=orjson.OPT_SORT_KEYS)
         return hashlib.sha256(canonical).hexdigest()
 

@@ -19,6 +19,7 @@ import pytest
 
 from app.exchange import Exchange
 from app.policies.cache import ReplyCache
+from app.policies.identity import Identity, pass_through
 from app.protocol.chat import ChatCompletionRequest
 from app.routing.route import Route
 from app.stores.cache import MemoryCache
@@ -259,3 +260,22 @@ def test_the_embedded_cache_can_outlive_a_restart(start_proxy: StartProxy, fake:
     assert len(fake.requests) == 2
     third = start_proxy(proxy_state_path=tmp_path / "other.sqlite3", **settings)  # another state: another cache
     assert chat(third).headers["x-proxy-cache"] == "miss"
+
+
+def test_pass_through_tenants_never_share_answers() -> None:
+    """In pass-through mode each client's own Cloudflare token is its tenant: the key carries it, whatever the
+    scope (the fake upstream knows one token, so this is checked on the keys themselves)."""
+    cache = ReplyCache(MemoryCache(1 << 20, time.monotonic), ttl=60)
+    route = Route(MODEL, MODEL)
+    request = ChatCompletionRequest.model_validate({"model": MODEL, "messages": HELLO, "temperature": 0})
+
+    def key(identity: Identity) -> str:
+        exchange = Exchange("r", "chat", 0.0)
+        exchange.identity = identity
+        slot = cache.chat_slot(request, route, exchange)
+        assert slot is not None
+        return slot.key
+
+    one, two = pass_through("cf-token-one"), pass_through("cf-token-two")
+    assert key(one) == key(pass_through("cf-token-one")) != key(two)
+    assert key(Identity("key-1", "server-token")) == key(Identity("key-2", "server-token"))  # global: shared
