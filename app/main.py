@@ -95,7 +95,7 @@ class Seams:
     gate: Gate | None = None  # the concurrency limit (default: in-process, PROXY_MAX_CONCURRENCY)
     breakers: BreakerBoard | None = None  # default: in-process, PROXY_BREAKER_*
     clock: Callable[[], float] = field(default=time.perf_counter)  # the observers' clock
-    wall_clock: Callable[[], float] = field(default=time.time)  # Unix time: rate-limit windows, key expiry
+    wall_clock: Callable[[], float] = field(default=time.time)  # Unix time: rate-limit windows, key expiry, cache TTLs
 
 
 def _rates(catalogue: ModelCatalogue) -> Callable[[str], Rate]:
@@ -209,7 +209,7 @@ def create_app(
             stack.callback(state.close)
             key_store: KeyStore = state
             usage_store: UsageStore = state
-            memory_cache = MemoryCache(settings.proxy_cache_max_bytes, time.monotonic)
+            memory_cache = MemoryCache(settings.proxy_cache_max_bytes, seams.wall_clock)  # TTLs, as Redis's
             cache_store: CacheStore = memory_cache
             if settings.proxy_redis_url is not None:
                 from app.stores.redis_backend import connect  # imported only when used: redis-py is not small

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import orjson
@@ -35,6 +35,7 @@ TTL_HEADER = "x-proxy-cache-ttl"
 HITS_HEADER = "x-proxy-cache-hits"  # embeddings: "90/100" inputs answered from the cache
 # request fields that do not change the answer (the model is keyed as served)
 UNKEYED = frozenset({"model", "user", "stream", "stream_options", "metadata", "store", "service_tier"})
+ANSWER_FIELDS = tuple(field.name for field in fields(FinalChoice))  # what a kept chat answer holds
 # (Responses' `store` only decides whether the answer is kept for `previous_response_id`: not the answer)
 
 
@@ -83,10 +84,11 @@ class ReplyCache:
         """None: this request is not cached (it says `bypass`)."""
         if has_remote_images(request):
             return None
-        return self.answer_slot("chat", request, route, exchange)
+        return self.answer_slot(request, route, exchange)
 
-    def answer_slot(self, family: str, request: GenerationRequest, route: Route, exchange: Exchange) -> Slot | None:
-        """A generated answer's slot (chat, completions); None: not cached."""
+    def answer_slot(self, request: GenerationRequest, route: Route, exchange: Exchange) -> Slot | None:
+        """A generated answer's slot, in the entries of the endpoint asked (chat, completions, messages,
+        responses); None: not cached."""
         deterministic = request.temperature == 0 or request.seed is not None
         if self._chat == "never" or (self._chat == "auto" and not deterministic):
             return None
@@ -95,10 +97,9 @@ class ReplyCache:
         raw = exchange.json_body
         if raw is not None:  # the client's own body, in its protocol: keyed as it came (cheaper than a dump)
             body: dict[str, Any] = {name: value for name, value in raw.items() if name not in UNKEYED}
-            family = exchange.endpoint
-        else:
+        else:  # made in-process, not read off the wire
             body = request.model_dump(mode="json", exclude_none=True, exclude=set(UNKEYED))
-        return self._slot(exchange, self._key(family, route, exchange, body))
+        return self._slot(exchange, self._key(exchange.endpoint, route, exchange, body))
 
     async def chat_answer(self, slot: Slot) -> list[FinalChoice] | None:
         (found,) = await self._get([slot.key])
@@ -109,19 +110,7 @@ class ReplyCache:
     async def keep_chat_answer(self, slot: Slot, finals: list[FinalChoice]) -> None:
         if any(final.finish_reason == "length" for final in finals):
             return  # cut by its token budget: asked again, it may come out whole
-        entry = orjson.dumps(
-            [
-                {
-                    "content": f.content,
-                    "reasoning": f.reasoning,
-                    "tool_calls": f.tool_calls,
-                    "finish_reason": f.finish_reason,
-                    "usage": f.usage,
-                    "stop_sequence": f.stop_sequence,
-                }
-                for f in finals
-            ]
-        )
+        entry = orjson.dumps([{name: getattr(final, name) for name in ANSWER_FIELDS} for final in finals])
         await self._put([(slot.key, entry)], slot.ttl)
 
     # -- embeddings ---------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ class Completions:
         budget = self.pipeline.max_tokens(request.max_tokens, primary)
         self.pipeline.estimate_tokens(exchange, budget * (request.n or 1) * len(prompts))
         cache = self.cache
-        slot = cache.answer_slot("completions", request, primary, exchange) if cache is not None else None
+        slot = cache.answer_slot(request, primary, exchange) if cache is not None else None
         serve = through_cache(
             cache,
             slot,

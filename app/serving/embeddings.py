@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 
 from app.dialects import supported
-from app.embeddings.batches import CHARS_PER_TOKEN, EmbeddingJob, InputLimits
+from app.embeddings.batches import EmbeddingJob, InputLimits, estimated_tokens
 from app.exchange import Exchange
 from app.models.catalogue import EMBEDDINGS
 from app.models.embedding import embedding_model
@@ -38,17 +38,18 @@ class Embeddings:
         model = call.destination.model
         client = self.pipeline.client
         relayed: dict[str, str] = {}
-        fetched: dict[str, list[float]] = {}  # what went upstream, by text: what the cache keeps
+        cache = self.cache
+        sent: list[tuple[str, list[float]]] = []  # with the cache: what went upstream, for it to keep
 
         async def embed(texts: list[str]) -> list[list[float]]:
             body = orjson.dumps(translator.build(texts, route, model))
             payload, headers = await client.json(call, body)
             relayed.update(headers)
             vectors = translator.parse(payload, len(texts))
-            fetched.update(zip(texts, vectors, strict=True))
+            if cache is not None:
+                sent.extend(zip(texts, vectors, strict=True))
             return vectors
 
-        cache = self.cache
         if cache is None:
             reply = await job.run(embed)
             tokens = reply["usage"]["prompt_tokens"]
@@ -57,11 +58,12 @@ class Embeddings:
         known = await cache.vectors(keys, exchange)
         hits = sum(vector is not None for vector in known)
         reply = await job.run(embed, known)
-        if fetched:
+        texts = [text for text, _ in sent]
+        if sent:
             key_of = dict(zip(job.texts, keys, strict=True))
-            await cache.keep_vectors([key_of[text] for text in fetched], list(fetched.values()), exchange)
+            await cache.keep_vectors([key_of[text] for text in texts], [vector for _, vector in sent], exchange)
         mark(exchange, "hit" if hits == len(keys) else "miss")
         if 0 < hits < len(keys):  # partly from the cache: how much
             exchange.reply_headers[HITS_HEADER] = f"{hits}/{len(keys)}"
-        tokens = sum(-(-len(text) // CHARS_PER_TOKEN) for text in fetched)  # what the upstream was asked to embed
+        tokens = estimated_tokens(texts)  # what the upstream was asked to embed
         return Reply(reply, relayed, {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens})

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from app.exchange import Exchange
+from app.main import Seams
 from app.policies.cache import ReplyCache
 from app.policies.identity import Identity, pass_through
 from app.protocol.chat import ChatCompletionRequest
@@ -26,6 +27,7 @@ from app.stores.cache import MemoryCache
 from tests.conftest import StartProxy
 from tests.fake_upstream import FakeUpstream, Reply, envelope_error
 from tests.openai_schema import sdk
+from tests.policies.test_keys_and_limits import Wall
 from tests.servers import ProxyServer
 
 MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
@@ -172,7 +174,9 @@ def test_a_cancelled_stream_is_not_cached(cached: ProxyServer, fake: FakeUpstrea
     assert chat(cached, max_tokens=50, stream=True).headers["x-proxy-cache"] == "miss"
 
 
-def test_no_cache_no_store_and_ttl(cached: ProxyServer, fake: FakeUpstream) -> None:
+def test_no_cache_no_store_and_ttl(start_proxy: StartProxy, fake: FakeUpstream) -> None:
+    wall = Wall()  # the entries' clock
+    cached = start_proxy(proxy_cache="on", seams=Seams(wall_clock=wall))
     assert chat(cached, {"Cache-Control": "no-store"}).headers["x-proxy-cache"] == "miss"
     assert chat(cached).headers["x-proxy-cache"] == "miss"  # nothing was kept
     assert chat(cached).headers["x-proxy-cache"] == "hit"
@@ -180,7 +184,7 @@ def test_no_cache_no_store_and_ttl(cached: ProxyServer, fake: FakeUpstream) -> N
     assert len(fake.requests) == 3
     assert chat(cached, {"x-proxy-cache-ttl": "1"}, max_tokens=40).headers["x-proxy-cache"] == "miss"
     assert chat(cached, max_tokens=40).headers["x-proxy-cache"] == "hit"
-    time.sleep(1.2)  # past the entry's one-second TTL (a lower bound on time, never an upper one)
+    wall.now += 1.5  # past the entry's one-second TTL
     assert chat(cached, max_tokens=40).headers["x-proxy-cache"] == "miss"
     bad = chat(cached, {"x-proxy-cache-ttl": "soon"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_cache_ttl"
