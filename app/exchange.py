@@ -44,6 +44,7 @@ class Exchange:
     cache_lookup: bool = True  # Cache-Control: no-cache turns it off
     cache_store: bool = True  # Cache-Control: no-store turns it off
     cache_ttl: float | None = None  # x-proxy-cache-ttl
+    cache_found: tuple[tuple[str, ...], tuple[bytes, ...]] | None = None  # a hit's entries: keys, bytes as read
     settled: bool = False  # the settlement hooks ran (exactly once)
     finished: bool = False  # the observers heard the end (exactly once)
 

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from app import __version__
 from app.api import OPERATIONS
@@ -28,6 +29,7 @@ from app.api.errors import install_error_handlers
 from app.api.observed import observed
 from app.api.openapi import install_openapi
 from app.api.redaction import Secrets, scrub
+from app.api.repeat_hits import RepeatHits
 from app.api.state import AppState
 from app.drain import Drain
 from app.embeddings.batches import InputLimits
@@ -98,6 +100,21 @@ class Seams:
     wall_clock: Callable[[], float] = field(default=time.time)  # Unix time: rate-limit windows, key expiry, cache TTLs
 
 
+class ProxyApp(FastAPI):
+    """FastAPI, with the repeats of reply-cache hits answered before its middleware and routing."""
+
+    repeats: RepeatHits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        repeats = self.repeats
+        if repeats.enabled and scope["type"] == "http" and scope["path"] in repeats.paths and scope["method"] == "POST":
+            passed = await repeats.answer(scope, receive, send)
+            if passed is None:
+                return
+            receive = passed
+        await super().__call__(scope, receive, send)
+
+
 def _rates(catalogue: ModelCatalogue) -> Callable[[str], Rate]:
     """A model's rate, worked out again only when its catalogue entry changes (settlement asks on every request)."""
     known: dict[str, tuple[object, Rate]] = {}
@@ -134,6 +151,7 @@ def create_app(
     client_keys = [key.get_secret_value() for key in settings.proxy_api_keys]
     gateway_token = settings.cloudflare_gateway_token.get_secret_value() if settings.cloudflare_gateway_token else None
     secrets = Secrets(tuple(filter(None, [server_token, gateway_token])), tuple(client_keys))
+    repeats = RepeatHits(OPERATIONS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -321,11 +339,13 @@ def create_app(
                 usage=UsageReport(ledger, usage_store),
                 admin_keys=AdminKeys(key_store, usage_store, ledger),
             )
+            repeats.enable(app.state.proxy, cache)
+            stack.callback(repeats.enable, None, None)
             gc.collect()
             gc.freeze()  # start-up objects (FastAPI, pydantic schemas) leave the collector's full scans
             yield {WARDEN_KEY: warden}  # the lifespan state: uvicorn hands it to each connection's protocol
 
-    app = FastAPI(
+    app = ProxyApp(
         title="workers-ai-proxy",
         version=__version__,
         summary="OpenAI-compatible API for Cloudflare Workers AI",
@@ -333,6 +353,7 @@ def create_app(
         redoc_url=None,
         **_without_telemetry(),
     )
+    app.repeats = repeats
     install_error_handlers(app, secrets)
     # First in the route list: every request is matched against the routes in order.
     app.router.routes[:0] = [

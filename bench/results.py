@@ -256,6 +256,12 @@ def machine() -> str:
     return f"{platform.system()} {platform.release()} {platform.machine()}, {model}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}"
 
 
+def holds(got: float | None, op: str, limit: float) -> bool:
+    if got is None:
+        return False
+    return {"<=": got <= limit, "<": got < limit, ">=": got >= limit}[op]
+
+
 def render(
     runs: Runs,
     folder: Path,
@@ -284,14 +290,14 @@ def render(
     ]
     for kind, metric, figure, fn, op, limit in checks():
         got = fn(runs)
-        ok = got is not None and (got <= limit if op == "<=" else got >= limit)
+        ok = holds(got, op, limit)
         lines.append(f"| {kind} | {metric} | {figure} | {fmt(got)} | {op} {fmt(limit)} | {'PASS' if ok else 'FAIL'} |")
     for kind, metric, figure, got, op, limit in [
         *protocol_checks(protocols or {}),
         *team_results.checks(team or {}, os.cpu_count() or 1),
         *cache_results.checks(cache or {}, runs.get("floor", {})),
     ]:
-        ok = got is not None and (got <= limit if op == "<=" else got >= limit)
+        ok = holds(got, op, limit)
         lines.append(f"| {kind} | {metric} | {figure} | {fmt(got)} | {op} {fmt(limit)} | {'PASS' if ok else 'FAIL'} |")
     labels = [label for label in (*LABELS, "quiet") if label in runs]
     lines += [

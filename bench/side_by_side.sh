@@ -90,13 +90,48 @@ cache_run() {  # $1=label, $2=scenarios, rest: environment for the proxy
     PROXY_CMD="env PROXY_STATE_PATH=$OUT/cache/$label.sqlite3 $* $PROXY_BIN --port \$PROXY_PORT --log-level info" \
     bash "$SHARED_BENCH/run_side_by_side.sh" > "$OUT/cache/$label-console.txt" 2>&1 || true
 }
+# Hits at c=16 and c=1 with the shared bench's own client (bench/cache_hits.py) on a proxy on the emulator: the shared
+# fake's chat answers all end `length`, which is never cached; a hit never reaches the upstream anyway.
+PIN_PROXY=${PIN_PROXY:-1}
+PIN_LOAD=${PIN_LOAD:-0}
+hits_run() {  # $1=label
+  local label=$1 port=18204
+  PROXY_CACHE=on PROXY_STATE_PATH=$OUT/cache/$label.sqlite3 taskset -c "$PIN_PROXY" "$PROXY_BIN" --emulator \
+    --port $port --log-level info > "$OUT/cache/$label.log" 2>&1 &
+  local proxy=$!
+  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
+  for endpoint in chat embed; do
+    for c in 16 1; do
+      taskset -c "$PIN_LOAD" "$PROJECT_PY" "$ROOT/bench/cache_hits.py" --url "http://127.0.0.1:$port" --pid "$proxy" \
+        --endpoint $endpoint -c $c -n $([ $c = 1 ] && echo 3000 || echo 20000) \
+        --append "$OUT/cache/$label/ours.json" >> "$OUT/cache/$label-console.txt" 2>&1 || true
+    done
+  done
+  kill "$proxy" 2>/dev/null || true
+  wait "$proxy" 2>/dev/null || true
+}
 if [ "$CACHE_ROUNDS" -gt 0 ]; then
   mkdir -p "$OUT/cache"
   for round in $(seq 1 "$CACHE_ROUNDS"); do
     cache_run "off-$round" chat_c64,embed_c16 PROXY_CACHE=off
     cache_run "miss-$round" chat_c64,embed_c16 PROXY_CACHE=on PROXY_CACHE_MAX_BYTES=1
     cache_run "hit-$round" embed_c16 PROXY_CACHE=on
+    hits_run "hits-$round"
   done
+  # the floor relay's embeddings at c=1 (the main run has chat at c=1 only), for the hits' latency at c=1
+  taskset -c "$PIN_LOAD" "$BENCH_PY" "$SHARED_BENCH/fake_upstream.py" --port 18081 >/dev/null 2>&1 &
+  FAKE=$!
+  taskset -c "$PIN_PROXY" "$BENCH_PY" "$SHARED_BENCH/direct_floor.py" --port 18091 --client aiohttp \
+    --api-base http://127.0.0.1:18081/client/v4 > "$OUT/cache/floor.log" 2>&1 &
+  FLOOR=$!
+  sleep 2
+  taskset -c "$PIN_LOAD" "$BENCH_PY" "$SHARED_BENCH/load.py" run --url http://127.0.0.1:18091 --pid "$FLOOR" \
+    --endpoint embed -c 1 -n 3000 --json > "$OUT/cache/floor-embed-c1.json" 2>/dev/null || true
+  kill "$FLOOR" "$FAKE" 2>/dev/null || true
+  wait "$FLOOR" "$FAKE" 2>/dev/null || true
+  "$PROJECT_PY" -c 'import json, sys; row = json.load(open(sys.argv[1])); row["scenario"] = "embed_c1"
+json.dump({"results": [row]}, open(sys.argv[2], "w"))' "$OUT/cache/floor-embed-c1.json" \
+    "$(mkdir -p "$OUT/cache/floor-1" && echo "$OUT/cache/floor-1/ours.json")" || true
 fi
 python3 "$ROOT/bench/results.py" "$OUT" --quiet "$OUT/quiet" --protocols "$OUT/protocols.json" --team "$OUT/team" \
   --cache "$OUT/cache" --command "bash bench/side_by_side.sh" > "$ROOT/bench/RESULTS.md"

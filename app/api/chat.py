@@ -28,5 +28,6 @@ OPERATIONS = (
         resource="chat",
         body=ChatCompletionRequest,
         also_at=("/chat/completions",),
+        repeats=True,
     ),
 )

@@ -28,5 +28,6 @@ OPERATIONS = (
         resource="completions",
         body=CompletionRequest,
         also_at=("/completions",),
+        repeats=True,
     ),
 )

@@ -28,5 +28,6 @@ OPERATIONS = (
         resource="embeddings",
         body=EmbeddingRequest,
         also_at=("/embeddings",),
+        repeats=True,
     ),
 )

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from app.api.event_stream import RelayEventSource
 from app.api.operation import Handler, Operation
+from app.api.repeat_hits import SCOPE_KEY as REPEAT_KEY
 from app.api.request_id import RAW_NAME, request_id
 from app.api.state import EXCHANGE_KEY, app_state
 from app.errors import ClientClosedRequest, ProxyError
@@ -48,6 +49,9 @@ def observed(operation: Operation) -> Handler:
             pipeline.finish(exchange)
             raise
         exchange.status = response.status_code
+        repeat = request.scope.get(REPEAT_KEY)  # a repeat of this request may be answered early next time
+        if repeat is not None and exchange.cache == "hit" and not isinstance(response, RelayEventSource):
+            repeat[0].remember(repeat[1:], exchange, response.raw_headers, bytes(response.body))
         if exchange.reply_headers:  # what policies add (rate limits)
             response.raw_headers.extend(
                 (k.encode("latin-1"), v.encode("latin-1")) for k, v in exchange.reply_headers.items()

@@ -30,3 +30,4 @@ class Operation:
     also_at: tuple[str, ...] = ()  # undocumented aliases, e.g. without the /v1 prefix
     observed: bool = True  # False for probes and the metrics scrape: they would drown the access log
     errors: str = "openai"  # the protocol whose error shape failures take: openai or anthropic
+    repeats: bool = False  # a whole reply from the reply cache may be answered again early (api.repeat_hits)

@@ -18,8 +18,12 @@ def request_id(request: Request) -> str:
     """The request's id, decided once and kept in the ASGI scope."""
     known: str | None = request.scope.get(SCOPE_KEY)
     if known is None:
-        sent = request.headers.get(HEADER)
-        # ids need to be unique, not secret: the PRNG spares a system call per request (os.urandom)
-        known = sent if sent is not None and SANE.fullmatch(sent) else f"req_{random.getrandbits(128):032x}"
-        request.scope[SCOPE_KEY] = known
+        known = request.scope[SCOPE_KEY] = chosen_id(request.headers.get(HEADER))
     return known
+
+
+def chosen_id(sent: str | None) -> str:
+    """The client's id when it is sane, else a new one."""
+    if sent is not None and SANE.fullmatch(sent):
+        return sent
+    return f"req_{random.getrandbits(128):032x}"  # unique, not secret: the PRNG spares a system call (os.urandom)

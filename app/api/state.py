@@ -21,6 +21,7 @@ from app.serving.readiness import Readiness
 from app.serving.usage import UsageReport
 
 EXCHANGE_KEY = "workers_ai_proxy.exchange"  # where the observed wrapper keeps the request's Exchange
+IDENTITY_KEY = "workers_ai_proxy.identity"  # the caller's identity, when it was known before the route ran
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,10 @@ async def identified(request: Request) -> tuple[Serving, Exchange]:
         raise Unavailable("The proxy is shutting down.", code="shutting_down", headers={"Retry-After": "5"})
     exchange: Exchange = request.scope[EXCHANGE_KEY]
     headers = request.headers
-    exchange.identity = await state.guard.identify(Credentials(headers.get("authorization"), headers.get("x-api-key")))
+    known = request.scope.get(IDENTITY_KEY)  # identified on the way in (api.repeat_hits)
+    exchange.identity = known or await state.guard.identify(
+        Credentials(headers.get("authorization"), headers.get("x-api-key"))
+    )
     if state.uses_gateway:  # the headers would not be forwarded on a direct route anyway
         exchange.gateway_headers = gateway_headers.request_headers(state.gateway_defaults, headers.items())
     if headers.get("cache-control") is not None or headers.get(cache.TTL_HEADER) is not None:

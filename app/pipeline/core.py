@@ -117,7 +117,7 @@ class Pipeline:
         except BaseException as error:
             exchange.ended = self.clock()
             exchange.outcome = "disconnected" if _client_left(error) else "failed"
-            await self._settle(exchange)
+            await self.settle(exchange)
             raise
         if isinstance(reply.body, StreamBody):
             exchange.stream = exchange.relayed = True
@@ -127,7 +127,7 @@ class Pipeline:
         else:
             exchange.usage = reply.usage
             exchange.ended = self.clock()
-            await self._settle(exchange)
+            await self.settle(exchange)
         return reply
 
     async def run_local(self, exchange: Exchange, work: Callable[[], Awaitable[Any]]) -> Any:
@@ -141,7 +141,7 @@ class Pipeline:
             raise
         finally:
             exchange.ended = self.clock()
-            await self._settle(exchange)
+            await self.settle(exchange)
 
     # -- what serving modules ask of a route ---------------------------------------------------------
     def deadline(self) -> float:
@@ -201,7 +201,7 @@ class Pipeline:
         """The admission hooks, on the primary route; over a budget with PROXY_BUDGET_FALLBACK, on each model of
         its fallback chain in turn (that can serve the request): the first one whose worst case fits is served."""
         try:
-            await self._admit_on(exchange, primary)
+            await self.admit_on(exchange, primary)
             return primary
         except QuotaExhausted as refusal:
             if not self.settings.proxy_budget_fallback or can_serve is None:
@@ -210,7 +210,7 @@ class Pipeline:
                 if route is primary:
                     continue
                 try:
-                    await self._admit_on(exchange, route)
+                    await self.admit_on(exchange, route)
                 except ProxyError:
                     continue
                 self.observer.fallback_taken(exchange, primary.model_id, route.model_id, refusal.code)
@@ -220,7 +220,8 @@ class Pipeline:
             exchange.route = primary
             raise
 
-    async def _admit_on(self, exchange: Exchange, route: Route) -> None:
+    async def admit_on(self, exchange: Exchange, route: Route) -> None:
+        """The admission hooks on one route; a refusal (ProxyError) has taken nothing."""
         exchange.route = route
         for hook in self.hooks.admission:
             await hook.admit(exchange)
@@ -272,10 +273,11 @@ class Pipeline:
         exchange.usage = usage
         if error is not None:
             exchange.error_code = error.code
-        await self._settle(exchange)
+        await self.settle(exchange)
         self.finish(exchange)
 
-    async def _settle(self, exchange: Exchange) -> None:
+    async def settle(self, exchange: Exchange) -> None:
+        """The settlement hooks, once per exchange."""
         if exchange.settled:
             return
         exchange.settled = True

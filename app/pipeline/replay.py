@@ -45,7 +45,7 @@ def through_cache(
         if cache is None or slot is None or route is not primary:
             return await serve(route, deadline, None)
         if slot.lookup:
-            finals = await cache.chat_answer(slot)
+            finals = await cache.chat_answer(slot, exchange)
             if finals is not None:
                 mark(exchange, "hit")
                 return replay(route, finals)

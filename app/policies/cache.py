@@ -101,10 +101,11 @@ class ReplyCache:
             body = request.model_dump(mode="json", exclude_none=True, exclude=set(UNKEYED))
         return self._slot(exchange, self._key(exchange.endpoint, route, exchange, body))
 
-    async def chat_answer(self, slot: Slot) -> list[FinalChoice] | None:
+    async def chat_answer(self, slot: Slot, exchange: Exchange) -> list[FinalChoice] | None:
         (found,) = await self._get([slot.key])
         if found is None:
             return None
+        exchange.cache_found = ((slot.key,), (found,))
         return [FinalChoice(**choice) for choice in orjson.loads(found)]
 
     async def keep_chat_answer(self, slot: Slot, finals: list[FinalChoice]) -> None:
@@ -121,7 +122,14 @@ class ReplyCache:
     async def vectors(self, keys: list[str], exchange: Exchange) -> list[list[float] | None]:
         if not exchange.cache_lookup:
             return [None] * len(keys)
-        return [None if raw is None else array("f", raw).tolist() for raw in await self._get(keys)]
+        found = await self._get(keys)
+        if keys and all(raw is not None for raw in found):
+            exchange.cache_found = (tuple(keys), tuple(raw for raw in found if raw is not None))
+        return [None if raw is None else array("f", raw).tolist() for raw in found]
+
+    async def entries(self, keys: tuple[str, ...]) -> list[bytes | None]:
+        """The entries as stored (None: gone), for a repeat of a hit (api.repeat_hits)."""
+        return await self._get(list(keys))
 
     async def keep_vectors(self, keys: list[str], vectors: list[list[float]], exchange: Exchange) -> None:
         if exchange.cache_store and keys:
