@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from app import __version__
 from app.api import OPERATIONS
@@ -29,7 +28,7 @@ from app.api.errors import install_error_handlers
 from app.api.observed import observed
 from app.api.openapi import install_openapi
 from app.api.redaction import Secrets, scrub
-from app.api.repeat_hits import RepeatHits
+from app.api.repeat_hits import ProxyApp, RepeatHits
 from app.api.state import AppState
 from app.drain import Drain
 from app.embeddings.batches import InputLimits
@@ -58,7 +57,19 @@ from app.routing.resolver import Router
 from app.server.limits import ConnectionLimits
 from app.server.warden import STATE_KEY as WARDEN_KEY
 from app.server.warden import ConnectionWarden
-from app.serving import ChatCompletions, Completions, Embeddings, GatewayLogs, Messages, Models, Responses, Serving
+from app.serving import (
+    Audio,
+    ChatCompletions,
+    Classify,
+    Completions,
+    Embeddings,
+    GatewayLogs,
+    Images,
+    Messages,
+    Models,
+    Responses,
+    Serving,
+)
 from app.serving.admin_keys import AdminKeys
 from app.serving.chat import ChatLimits
 from app.serving.readiness import Readiness
@@ -68,6 +79,7 @@ from app.stores.cache import CacheStore, MemoryCache
 from app.stores.cache_file import cache_path
 from app.stores.cache_file import load as load_cache
 from app.stores.cache_file import save as save_cache
+from app.stores.image_files import ImageFiles
 from app.stores.keys import KeyStore
 from app.stores.quotas import MemoryQuotas, QuotaStore
 from app.stores.responses import MemoryResponseStore, ResponseStore
@@ -98,21 +110,6 @@ class Seams:
     breakers: BreakerBoard | None = None  # default: in-process, PROXY_BREAKER_*
     clock: Callable[[], float] = field(default=time.perf_counter)  # the observers' clock
     wall_clock: Callable[[], float] = field(default=time.time)  # Unix time: rate-limit windows, key expiry, cache TTLs
-
-
-class ProxyApp(FastAPI):
-    """FastAPI, with the repeats of reply-cache hits answered before its middleware and routing."""
-
-    repeats: RepeatHits
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        repeats = self.repeats
-        if repeats.enabled and scope["type"] == "http" and scope["path"] in repeats.paths and scope["method"] == "POST":
-            passed = await repeats.answer(scope, receive, send)
-            if passed is None:
-                return
-            receive = passed
-        await super().__call__(scope, receive, send)
 
 
 def _rates(catalogue: ModelCatalogue) -> Callable[[str], Rate]:
@@ -229,6 +226,7 @@ def create_app(
             usage_store: UsageStore = state
             memory_cache = MemoryCache(settings.proxy_cache_max_bytes, seams.wall_clock)  # TTLs, as Redis's
             cache_store: CacheStore = memory_cache
+            image_store: CacheStore = MemoryCache(settings.proxy_image_files_max_bytes, seams.wall_clock)
             if settings.proxy_redis_url is not None:
                 from app.stores.redis_backend import connect  # imported only when used: redis-py is not small
 
@@ -237,6 +235,7 @@ def create_app(
                 stack.push_async_callback(shared.close)
                 quota_store, response_store = shared.quotas, shared.responses
                 key_store, usage_store, cache_store = shared.keys, shared.usage, shared.cache
+                image_store = shared.cache  # images of `response_format: url`, served by every replica
             elif settings.proxy_cache == "on" and settings.proxy_cache_persist:
                 saved = cache_path(settings.proxy_state_path)
                 log.info("reply cache: %d entries read back from %s", await load_cache(saved, memory_cache), saved)
@@ -314,6 +313,15 @@ def create_app(
                 ),
                 models=Models(pipeline, catalogue, settings.proxy_model_aliases),
                 gateway_logs=GatewayLogs(pipeline, client, targets),
+                images=Images(
+                    pipeline,
+                    ImageFiles(image_store, settings.proxy_image_url_ttl),
+                    settings.proxy_image_model,
+                    settings.proxy_max_n,
+                    settings.proxy_image_max_bytes,
+                ),
+                audio=Audio(pipeline, settings.proxy_transcription_model, settings.proxy_speech_model),
+                classify=Classify(pipeline),
             )
             drain = Drain(settings.proxy_drain_timeout, on_abort=observer.drain_aborted)
             stack.callback(drain.install_signal_hook())
@@ -327,6 +335,7 @@ def create_app(
                 uses_gateway=targets.has_gateway,
                 drain=drain,
                 max_body_bytes=settings.proxy_max_body_bytes,
+                max_audio_bytes=settings.proxy_audio_max_bytes,
                 secrets=secrets,
                 readiness=Readiness(
                     partial(catalogue_page, client, targets, server_token) if server_token else None,

@@ -120,6 +120,12 @@ class Settings(BaseSettings):
     proxy_image_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     proxy_image_fetch_timeout: float = Field(default=10.0, gt=0)
     proxy_image_allow_private_urls: bool = False
+    proxy_image_model: str = "@cf/black-forest-labs/flux-1-schnell"  # images.generate without a model
+    proxy_image_url_ttl: float = Field(default=3600.0, gt=0)  # seconds a `response_format: url` image is served
+    proxy_image_files_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1)  # kept images, in memory (LRU)
+    proxy_audio_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1)  # an uploaded audio file (OpenAI's limit)
+    proxy_speech_model: str = "@cf/deepgram/aura-2-en"  # audio.speech without a known model name (tts-1, ...)
+    proxy_transcription_model: str = "@cf/openai/whisper-large-v3-turbo"  # for whisper-1 and the like
     proxy_embeddings_max_inputs: int = Field(default=2048, ge=1)
     proxy_embeddings_max_chars: int = Field(default=2_000_000, ge=1)
     proxy_max_images: int = Field(default=16, ge=0)

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from app.api import admin, chat, completions, embeddings, gateway_logs, messages, models, probes, responses
+from app.api import (
+    admin,
+    audio,
+    chat,
+    classify,
+    completions,
+    embeddings,
+    gateway_logs,
+    images,
+    messages,
+    models,
+    probes,
+    responses,
+)
 from app.api.operation import Operation
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -11,6 +24,9 @@ OPERATIONS: tuple[Operation, ...] = (
     *messages.OPERATIONS,
     *responses.OPERATIONS,
     *embeddings.OPERATIONS,
+    *images.OPERATIONS,
+    *audio.OPERATIONS,
+    *classify.OPERATIONS,
     *gateway_logs.OPERATIONS,
     *models.OPERATIONS,
     *probes.OPERATIONS,

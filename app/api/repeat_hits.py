@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import orjson
+from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from app.api.operation import Operation
@@ -265,3 +266,18 @@ def _replaying(messages: list[Message], receive: Receive) -> Receive:
         return await receive()
 
     return replayed
+
+
+class ProxyApp(FastAPI):
+    """FastAPI, with the repeats of reply-cache hits answered before its middleware and routing."""
+
+    repeats: RepeatHits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        repeats = self.repeats
+        if repeats.enabled and scope["type"] == "http" and scope["path"] in repeats.paths and scope["method"] == "POST":
+            passed = await repeats.answer(scope, receive, send)
+            if passed is None:
+                return
+            receive = passed
+        await super().__call__(scope, receive, send)

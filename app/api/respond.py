@@ -12,7 +12,7 @@ from starlette.responses import Response
 from app.api.event_stream import RelayEventSource
 from app.api.redaction import redact
 from app.api.state import EXCHANGE_KEY
-from app.pipeline.core import Reply
+from app.pipeline.core import Binary, Reply
 
 KEEPALIVE_SECONDS = 15
 
@@ -29,6 +29,8 @@ def reply_response(reply: Reply, request: Request) -> Response:
     """A proxy reply as JSON or as an event stream, with the AI Gateway headers it carries."""
     headers = reply.headers or None
     state = request.app.state.proxy
+    if isinstance(reply.body, Binary):
+        return Response(reply.body.data, media_type=reply.body.content_type, headers=headers)
     if isinstance(reply.body, dict):
         response = json_response(reply.body, headers=headers)
         if state.log_bodies:

@@ -34,6 +34,7 @@ class AppState:
     uses_gateway: bool = False
     drain: Drain = field(default_factory=lambda: Drain(0))
     max_body_bytes: int = 50 * 1024 * 1024
+    max_audio_bytes: int = 25 * 1024 * 1024  # an uploaded audio file (PROXY_AUDIO_MAX_BYTES)
     secrets: Secrets = field(default_factory=lambda: Secrets(()))
     readiness: Readiness = field(default_factory=lambda: Readiness(None, 30, time.monotonic))
     metrics: Metrics | None = None

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from app.models.embedding import EMBEDDING_MODELS
-from app.models.known import CHAT, CURRENT
+from app.models.known import CHAT, CURRENT, EMBEDDINGS
 
 # Today's chat models: a retired id gets Workers AI's own answer for a model that is gone (5007)
 TEXT_GENERATION_MODELS = frozenset(model_id for model_id, known in CURRENT.items() if known.task == CHAT)
+# Images, speech, transcription, rerankers: model id -> task (app/emulator/media_routes.py answers them)
+MEDIA_MODELS = {model_id: known.task for model_id, known in CURRENT.items() if known.task not in (CHAT, EMBEDDINGS)}
 EMBEDDING_DIMENSIONS = {model_id: model.dimensions for model_id, model in EMBEDDING_MODELS.items()}
 UPSTREAM_DEFAULT_MAX_TOKENS = 256  # what Workers AI stops at when a request names no max_tokens
 EMBEDDING_MAX_ITEMS = 100

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from app.emulator import generate
+from app.emulator import generate, media_routes
 from app.emulator.answers import plan_answer
 from app.emulator.models import EMBEDDING_MAX_ITEMS, UPSTREAM_DEFAULT_MAX_TOKENS
 from app.emulator.replies import client_left, envelope_error, event, refusal, success
@@ -26,6 +26,8 @@ async def run_model(request: web.Request) -> web.StreamResponse:
 async def answer(request: web.Request, model: str, headers: dict[str, str] | None = None) -> web.StreamResponse:
     """The model's answer to the request's body (also reached through AI Gateway)."""
     world = request.app[WORLD_KEY]
+    if media_routes.serves(model):  # images, audio, rerankers, Llama Guard: their own wire forms
+        return await media_routes.answer(request, model)
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from app.emulator.models import EMBEDDING_DIMENSIONS, TEXT_GENERATION_MODELS, catalogue_properties
+from app.emulator.models import EMBEDDING_DIMENSIONS, MEDIA_MODELS, TEXT_GENERATION_MODELS, catalogue_properties
 
 
 @dataclass
@@ -43,6 +43,7 @@ class World:
             return self.catalogue
         names = [(m, "Text Generation") for m in sorted(TEXT_GENERATION_MODELS)]
         names += [(m, "Text Embeddings") for m in sorted(self.embedding_dimensions)]
+        names += sorted(MEDIA_MODELS.items())
         return [
             {
                 "name": name,

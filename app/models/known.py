@@ -10,6 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.models.media import (
+    ASR,
+    ASR_MODELS,
+    CLASSIFICATION,
+    IMAGE_MODELS,
+    IMAGES,
+    MODERATION_MODELS,
+    RERANKERS,
+    SPEECH_MODELS,
+    TTS,
+)
+
 CHAT = "Text Generation"
 EMBEDDINGS = "Text Embeddings"
 
@@ -56,6 +68,13 @@ CURRENT: dict[str, KnownModel] = {
     "@cf/google/embeddinggemma-300m": KnownModel(EMBEDDINGS, 2048),
     "@cf/qwen/qwen3-embedding-0.6b": KnownModel(EMBEDDINGS, 32_768),
 }
+
+# Images, speech, transcription, reranking, safety (app.models.media says how each is spoken to)
+CURRENT.update({model_id: KnownModel(IMAGES) for model_id in IMAGE_MODELS})
+CURRENT.update({model_id: KnownModel(ASR) for model_id in ASR_MODELS})
+CURRENT.update({model_id: KnownModel(TTS) for model_id in SPEECH_MODELS})
+CURRENT.update({model_id: KnownModel(CLASSIFICATION, 512) for model_id in RERANKERS})
+CURRENT.update({model_id: KnownModel(CHAT, 131_072) for model_id in MODERATION_MODELS})  # a chat model that judges
 
 _FAST_TOOLS = "@cf/zai-org/glm-4.7-flash"
 _VISION = "@cf/google/gemma-4-26b-a4b-it"

@@ -38,12 +38,20 @@ BUDGET_FALLBACK_HEADER = "x-proxy-budget-fallback"  # the model a budget could n
 
 Serve = Callable[[Route, float], Awaitable["Reply"]]
 CanServe = Callable[[Route], None]
-Resource = Literal["chat", "embeddings"]
+Resource = Literal["chat", "embeddings", "media"]  # media: images, audio, rerank, moderation (Workers AI run)
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    """A reply that is not JSON: an image file, audio, a transcript as text, SRT or WebVTT."""
+
+    data: bytes
+    content_type: str
 
 
 @dataclass(slots=True)
 class Reply:
-    body: Any  # an OpenAI object (a dict) or a StreamBody
+    body: Any  # an OpenAI object (a dict), a StreamBody, or Binary
     headers: dict[str, str] = field(default_factory=dict)  # AI Gateway headers and notices, relayed
     usage: Usage | None = None  # of a whole reply (a stream reports its own when it ends)
 
@@ -154,7 +162,10 @@ class Pipeline:
         self, exchange: Exchange, route: Route, resource: Resource, deadline: float, session: str | None = None
     ) -> UpstreamCall:
         target = self.targets[route.target]
-        destination = target.chat(route.model_id) if resource == "chat" else target.embeddings(route.model_id)
+        if resource == "media":
+            destination = self.targets.run(route.model_id)
+        else:
+            destination = target.chat(route.model_id) if resource == "chat" else target.embeddings(route.model_id)
         extra = ((AFFINITY_HEADER, session),) if session is not None else ()
         fails_over = target.takes_workers_ai_options and bool(self.router.fallbacks(route))  # rejectIfBusy sent
         return UpstreamCall(route, destination, exchange, deadline, extra, fails_over)

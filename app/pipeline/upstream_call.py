@@ -29,9 +29,9 @@ from app.resilience.limiter import Gate, Lease
 from app.resilience.retry import RetryPolicy
 from app.routing.route import Route
 from app.upstream.client import UpstreamClient
-from app.upstream.envelope import json_reply
+from app.upstream.envelope import json_reply, unwrap_result
 from app.upstream.sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder
-from app.upstream.targets import Destination, Targets
+from app.upstream.targets import Destination, Targets, media_headers
 
 T = TypeVar("T")
 BUSY = 3040  # Workers AI: "Capacity temporarily exceeded" (at once, with options.rejectIfBusy)
@@ -47,6 +47,16 @@ class UpstreamCall:
     deadline: float  # loop time by which the whole request, retries and stream included, must be done
     extra_headers: tuple[tuple[str, str], ...] = ()  # per request, e.g. x-session-affinity
     busy_fails_over: bool = False  # rejectIfBusy was sent for a fallback: a 3040 goes to it, not to retries
+
+
+@dataclass(frozen=True, slots=True)
+class MediaReply:
+    """What a media model answered: bytes (an image, audio) or a JSON result, never both."""
+
+    content_type: str
+    body: bytes | None
+    result: Any
+    headers: dict[str, str]  # AI Gateway response headers
 
 
 @dataclass(slots=True)
@@ -109,6 +119,24 @@ class ResilientClient:
             finally:
                 slot.release()
             return json_reply(reply), relayed(call.destination, reply.headers)
+
+        return await self._resilient(call, once, until_first_byte=False)
+
+    async def media(self, call: UpstreamCall, body: bytes, content_type: str, query: str = "") -> MediaReply:
+        """A whole reply that may be JSON (in the v4 envelope, unwrapped) or an image or audio as it came."""
+        headers = media_headers(self.headers(call, stream=False), content_type)
+        url = call.destination.url + (f"?{query}" if query else "")
+
+        async def once(slot: Lease) -> MediaReply:
+            try:
+                reply = await self.upstream.request(url, body, headers, extra_headers=call.extra_headers)
+            finally:
+                slot.release()
+            kind = reply.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            relayed_headers = relayed(call.destination, reply.headers)
+            if reply.status != 200 or kind in ("application/json", "text/json") or kind.endswith("+json"):
+                return MediaReply(kind or "application/json", None, unwrap_result(json_reply(reply)), relayed_headers)
+            return MediaReply(kind or "application/octet-stream", reply.body, None, relayed_headers)
 
         return await self._resilient(call, once, until_first_byte=False)
 

@@ -167,6 +167,13 @@ class Targets:
     def has_gateway(self) -> bool:
         return self.account.gateway is not None
 
+    def run(self, model_id: str) -> Destination:
+        """Workers AI's own route for a model, whatever route chat takes: the only one that serves images, audio,
+        rerankers and classifiers (`/ai/run/{model}`, or the gateway's workers-ai provider route)."""
+        if self.account.gateway is not None:
+            return Destination(self.account.gateway + "workers-ai/" + model_id, model_id, True)
+        return Destination(self.account.ai + "run/" + model_id, model_id, False)
+
     def catalogue_url(self) -> str:
         return self.account.ai + "models/search"
 
@@ -195,6 +202,14 @@ class Targets:
 def compat_model(model_id: str) -> str:
     """AI Gateway's unified API names models `{provider}/{model}`: Workers AI ids get `workers-ai/`."""
     return "workers-ai/" + model_id if model_id.startswith(WORKERS_AI_PREFIXES) else model_id
+
+
+def media_headers(headers: httpx.Headers, content_type: str) -> httpx.Headers:
+    """A call's headers for a body that may not be JSON and a reply that may be an image or audio."""
+    made = httpx.Headers(headers)
+    made["Content-Type"] = content_type
+    made["Accept"] = "*/*"
+    return made
 
 
 @lru_cache(maxsize=256)
