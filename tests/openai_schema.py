@@ -36,6 +36,14 @@ OPERATIONS = {
     ("GET", "/models"): ("ListModelsResponse", None),
     ("POST", "/responses"): ("Response", "ResponseStreamEvent"),
     ("POST", "/responses/input_tokens"): ("TokenCountsResource", None),
+    ("POST", "/images/generations"): ("ImagesResponse", None),
+    ("POST", "/images/edits"): ("ImagesResponse", None),
+    ("POST", "/moderations"): ("CreateModerationResponse", None),
+}
+# a transcription's or translation's JSON: verbose when it has a duration
+AUDIO_TEXT = {
+    "/audio/transcriptions": "CreateTranscriptionResponse",
+    "/audio/translations": "CreateTranslationResponse",
 }
 RESPONSE_STREAM_EVENT = "ResponseStreamEvent"  # validated by the schema its `type` names (one of ~60)
 
@@ -99,6 +107,11 @@ def check(method: str, path: str, status: int, content_type: str, body: bytes) -
     if path.startswith("/responses/") and method == "GET":
         listed = path.endswith("/input_items")
         return problems("ResponseItemList" if listed else "Response", json.loads(body))
+    if path in AUDIO_TEXT and method == "POST":
+        if "json" not in content_type:
+            return []  # text, srt, vtt
+        payload = json.loads(body)
+        return problems(AUDIO_TEXT[path] + ("VerboseJson" if "duration" in payload else "Json"), payload)
     schemas = OPERATIONS.get((method, path))
     if schemas is None:
         return []

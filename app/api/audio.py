@@ -3,6 +3,7 @@ POST /v1/audio/speech (JSON in, audio out)."""
 
 from __future__ import annotations
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,7 +28,12 @@ async def create_translation(request: Request) -> Response:
 async def _transcribe(request: Request, *, translate: bool) -> Response:
     serving, exchange = await identified(request)
     limit = app_state(request).max_audio_bytes
-    form = await read_form(request, limit + 64 * 1024)  # the file and the form's other fields
+    async with read_form(request, limit + 64 * 1024) as form:  # the file and the form's other fields
+        ask = await _ask(form, limit, translate=translate)
+    return reply_response(await serving.audio.transcribe(ask, exchange, translate=translate), request)
+
+
+async def _ask(form: FormData, limit: int, *, translate: bool) -> TranscriptionAsk:
     files = await uploads(form, "file", limit=limit)
     if not files:
         raise InvalidRequest("Missing required parameter: 'file'.", param="file", code="missing_required_parameter")
@@ -35,7 +41,7 @@ async def _transcribe(request: Request, *, translate: bool) -> Response:
     if not model:
         raise InvalidRequest("Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
     granularities = form.getlist("timestamp_granularities[]") + form.getlist("timestamp_granularities")
-    ask = TranscriptionAsk(
+    return TranscriptionAsk(
         files[0].data,
         files[0].content_type,
         model,
@@ -44,7 +50,6 @@ async def _transcribe(request: Request, *, translate: bool) -> Response:
         text(form, "response_format"),
         frozenset(str(g) for g in granularities),
     )
-    return reply_response(await serving.audio.transcribe(ask, exchange, translate=translate), request)
 
 
 async def create_speech(request: Request) -> Response:

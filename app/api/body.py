@@ -13,11 +13,13 @@ from app.api.state import EXCHANGE_KEY, app_state
 from app.errors import ClientClosedRequest, InvalidRequest, PayloadTooLarge
 
 Model = TypeVar("Model", bound=BaseModel)
+BODY_KEY = "workers_ai_proxy.body"  # the raw body, for a repeat of a cache hit to be recognized (api.repeat_hits)
 
 
 async def parse_body(request: Request, model: type[Model]) -> Model:
     state = app_state(request)
     raw = await read_body(request, state.max_body_bytes)
+    request.scope[BODY_KEY] = raw
     request.scope[EXCHANGE_KEY].request_bytes = len(raw)
     if state.log_bodies:
         request.scope[EXCHANGE_KEY].bodies["request"] = raw.decode("utf-8", "replace")

@@ -3,6 +3,8 @@ limit (413 beyond it), then parsed; a body that is not a form is a 400 naming wh
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.datastructures import FormData, UploadFile
@@ -24,7 +26,9 @@ class Upload:
     data: bytes
 
 
-async def read_form(request: Request, limit: int) -> FormData:
+@asynccontextmanager
+async def read_form(request: Request, limit: int) -> AsyncIterator[FormData]:
+    """The form, its uploaded files closed when the block ends."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidRequest(
             "This endpoint takes multipart/form-data (a file upload), as the OpenAI SDKs send it.",
@@ -42,9 +46,13 @@ async def read_form(request: Request, limit: int) -> FormData:
         return {"type": "http.request", "body": raw, "more_body": False}
 
     try:
-        return await Request(request.scope, receive).form(max_files=MAX_FILES, max_fields=MAX_FIELDS)
+        form = await Request(request.scope, receive).form(max_files=MAX_FILES, max_fields=MAX_FIELDS)
     except Exception as exc:  # python-multipart's and Starlette's parse errors: the client's body
         raise InvalidRequest(f"The multipart body could not be read: {exc}.", code="invalid_multipart") from None
+    try:
+        yield form
+    finally:
+        await form.close()
 
 
 async def uploads(form: FormData, *names: str, limit: int) -> list[Upload]:

@@ -3,6 +3,7 @@ GET /v1/images/files/{id} (the images of `response_format: url`: no key needed, 
 
 from __future__ import annotations
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -26,15 +27,19 @@ async def create_image(request: Request) -> Response:
 async def edit_image(request: Request) -> Response:
     serving, exchange = await identified(request)
     state = app_state(request)
-    form = await read_form(request, state.max_body_bytes)
+    async with read_form(request, state.max_body_bytes) as form:
+        edit = await _edit(form, serving.images.max_image_bytes)
+    return reply_response(await serving.images.edit(edit, exchange, _base_url(request)), request)
+
+
+async def _edit(form: FormData, limit: int) -> ImageEdit:
     prompt = text(form, "prompt")
     if not prompt:
         raise InvalidRequest("Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter")
-    limit = serving.images.max_image_bytes
     images = [SourceImage(u.data, u.content_type) for u in await uploads(form, "image", "image[]", limit=limit)]
     masks = await uploads(form, "mask", limit=limit)
     n, seed = number(form, "n"), number(form, "seed")
-    edit = ImageEdit(
+    return ImageEdit(
         prompt,
         images,
         SourceImage(masks[0].data, masks[0].content_type) if masks else None,
@@ -45,7 +50,6 @@ async def edit_image(request: Request) -> Response:
         text(form, "response_format"),
         int(seed) if seed is not None else None,
     )
-    return reply_response(await serving.images.edit(edit, exchange, _base_url(request)), request)
 
 
 async def image_file(request: Request) -> Response:

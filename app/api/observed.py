@@ -10,9 +10,9 @@ from functools import wraps
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.api.body import BODY_KEY
 from app.api.event_stream import RelayEventSource
 from app.api.operation import Handler, Operation
-from app.api.repeat_hits import SCOPE_KEY as REPEAT_KEY
 from app.api.request_id import RAW_NAME, request_id
 from app.api.state import EXCHANGE_KEY, app_state
 from app.errors import ClientClosedRequest, ProxyError
@@ -49,9 +49,11 @@ def observed(operation: Operation) -> Handler:
             pipeline.finish(exchange)
             raise
         exchange.status = response.status_code
-        repeat = request.scope.get(REPEAT_KEY)  # a repeat of this request may be answered early next time
-        if repeat is not None and exchange.cache == "hit" and not isinstance(response, RelayEventSource):
-            repeat[0].remember(repeat[1:], exchange, response.raw_headers, bytes(response.body))
+        if exchange.cache == "hit" and not isinstance(response, RelayEventSource):  # its repeats: answered early
+            repeats = getattr(request.app, "repeats", None)
+            body = request.scope.get(BODY_KEY)
+            if repeats is not None and body is not None:
+                repeats.remember(request.scope, body, exchange, response.raw_headers, bytes(response.body))
         if exchange.reply_headers:  # what policies add (rate limits)
             response.raw_headers.extend(
                 (k.encode("latin-1"), v.encode("latin-1")) for k, v in exchange.reply_headers.items()

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from app.policies.cache import ReplyCache
 
 
-SCOPE_KEY = "workers_ai_proxy.repeat"  # (RepeatHits, path, identity name, body): for the whole way to leave a recipe
 MAX_BODY = 64 * 1024  # bodies worth keeping a recipe for
 MAX_RECIPES = 4096
 # Headers that change nothing in the answer (the SDKs' own, transport); any other sends the request the whole way.
@@ -58,6 +57,7 @@ INERT = frozenset(
         b"openai-project",
     }
 )
+KNOWN = frozenset({b"authorization", b"content-length", b"x-api-key", REQUEST_ID_HEADER})  # read by `answer`
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +139,8 @@ class RepeatHits:
         state, cache = self._state, self._cache
         if state is None or cache is None:
             return receive
+        if not self._sizes:
+            return receive  # no recipes yet: a request costs nothing here
         authorization = api_key = sent_id = None
         length = -1
         for name, value in scope["headers"]:
@@ -152,8 +154,8 @@ class RepeatHits:
                 sent_id = value.decode("latin-1")
             elif name not in INERT and not name.startswith(b"x-stainless-"):
                 return receive
-        if not 0 < length <= MAX_BODY or state.drain.draining:
-            return receive
+        if length not in self._sizes or state.drain.draining:
+            return receive  # a body of no recipe's size is not even read here
         first = await receive()
         if first["type"] == "http.request" and not first.get("more_body", False) and len(first["body"]) == length:
             body: bytes = first["body"]  # the usual case: the whole body in one message
@@ -167,16 +169,13 @@ class RepeatHits:
         except ProxyError:
             return _replaying([first], receive)  # the whole way says why
         scope[IDENTITY_KEY] = identity  # the whole way need not ask again
-        path = scope["path"]
-        if len(body) in self._sizes:  # a body of no recipe's size is not hashed
-            memo_key = (path, identity.name, hashlib.sha256(body).digest())
-            recipe = self._memo.get(memo_key)
-            if recipe is not None:
-                if await self._answer(recipe, identity, sent_id, scope, send, state, cache):
-                    return None
-                if not recipe.valid:
-                    self._memo.pop(memo_key, None)
-        scope[SCOPE_KEY] = (self, path, identity.name, body)  # for the whole way to leave a recipe
+        memo_key = (scope["path"], identity.name, hashlib.sha256(body).digest())
+        recipe = self._memo.get(memo_key)
+        if recipe is not None:
+            if await self._answer(recipe, identity, sent_id, scope, send, state, cache):
+                return None
+            if not recipe.valid:
+                self._memo.pop(memo_key, None)
         return _replaying([first], receive)
 
     async def _answer(
@@ -218,11 +217,14 @@ class RepeatHits:
         return True
 
     def remember(
-        self, request: tuple[str, str, bytes], exchange: Exchange, headers: list[tuple[bytes, bytes]], reply: bytes
+        self, scope: Scope, body: bytes, exchange: Exchange, headers: list[tuple[bytes, bytes]], reply: bytes
     ) -> None:
-        """After the whole way served a whole reply: a recipe when it came from the cache, unchanged."""
+        """After the whole way served a whole reply: a recipe when it came from the cache, for a request whose
+        headers change nothing (the same test as `answer`'s)."""
         found, state = exchange.cache_found, self._state
-        if exchange.cache != "hit" or found is None or state is None:
+        if exchange.cache != "hit" or found is None or state is None or not 0 < len(body) <= MAX_BODY:
+            return
+        if scope["path"] not in self.paths or not all(_plain(name) for name, _ in scope["headers"]):
             return
         asked, template = Asked.of(exchange, state.pipeline), Template.of(reply)
         if asked is None or template is None:
@@ -230,11 +232,14 @@ class RepeatHits:
         if len(self._memo) >= MAX_RECIPES:
             self._memo.clear()
             self._sizes.clear()
-        path, name, body = request
         self._sizes.add(len(body))
-        self._memo[(path, name, hashlib.sha256(body).digest())] = Recipe(
+        self._memo[(scope["path"], asked.identity.name, hashlib.sha256(body).digest())] = Recipe(
             asked, *found, tuple(header for header in headers if header[0] != b"content-length"), template
         )
+
+
+def _plain(name: bytes) -> bool:
+    return name in INERT or name in KNOWN or name.startswith(b"x-stainless-")
 
 
 async def _read_rest(first: Message, receive: Receive, length: int) -> tuple[bytes | None, list[Message]]:

@@ -4,6 +4,7 @@ wire form (app.models.media): JSON, multipart or raw audio in; JSON, base64 in J
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import orjson
@@ -55,11 +56,7 @@ async def image(request: web.Request, model: str) -> web.Response:
     if family.wire == "multipart":
         if not request.content_type.startswith("multipart/form-data"):
             return envelope_error(400, BAD_INPUT, "AiError: Bad input: this model takes multipart/form-data")
-        fields: dict[str, Any] = {}
-        async for part in await request.multipart():
-            name = getattr(part, "name", None)
-            if name is not None:
-                fields[name] = await part.read()  # type: ignore[union-attr]
+        fields: dict[str, Any] = _form_fields(await request.read(), request.headers.get("Content-Type", ""))
         prompt = fields.get("prompt", b"").decode("utf-8", "replace")
     else:
         body = await _json(request)
@@ -112,6 +109,18 @@ async def transcription(request: web.Request, model: str) -> web.Response:
         result["segments"] = [{"start": 0.0, "end": round(seconds, 3), "text": text, "words": timed}]
         del result["words"]
     return success(result)
+
+
+def _form_fields(body: bytes, content_type: str) -> dict[str, bytes]:
+    """A multipart body's fields by name (read whole: a test's script may have read the body already)."""
+    _, _, boundary = content_type.partition("boundary=")
+    fields: dict[str, bytes] = {}
+    for part in body.split(b"--" + boundary.strip('"').encode())[1:]:
+        head, _, value = part.partition(b"\r\n\r\n")
+        found = re.search(rb'name="([^"]*)"', head)
+        if found is not None:
+            fields[found.group(1).decode()] = value.removesuffix(b"\r\n")
+    return fields
 
 
 def _clock(seconds: float) -> str:
