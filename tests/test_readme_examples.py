@@ -1,4 +1,4 @@
-"""The README's tool-loop, structured-output and Agents SDK examples, run as written against the emulator."""
+"""The README's tool-loop, structured-output, Agents SDK and media examples, run as written against the emulator."""
 
 from __future__ import annotations
 
@@ -49,3 +49,15 @@ def test_the_agents_sdk_example_runs(emulator: RunningProxy, tmp_path: Path) -> 
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Emulated reply from @cf/openai/gpt-oss-120b to: Say hello")
+
+
+def test_the_media_example_runs(emulator: RunningProxy, tmp_path: Path) -> None:
+    (code,) = re.findall(r"```python\n(.*?)```", section("Images, audio, rerank, moderation"), re.S)
+    script = tmp_path / "media.py"
+    script.write_text(code.replace("http://127.0.0.1:8787", emulator.url))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(":", 1) for line in result.stdout.strip().splitlines())
+    assert int(lines["image bytes (base64)"]) > 0 and int(lines["edited"]) > 0
+    assert lines["transcript"].startswith(" Emulated transcript") and lines["flagged"].strip() == "True"
+    assert lines["best document"].strip() == "1" and (tmp_path / "hello.wav").read_bytes().startswith(b"RIFF")

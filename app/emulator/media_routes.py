@@ -15,7 +15,7 @@ from app.emulator.replies import envelope_error, success
 from app.models.media import ASR_MODELS, IMAGE_MODELS, MODERATION_MODELS, RERANKERS, SPEECH_MODELS, image_model
 
 BAD_INPUT = 5006
-UNSAFE_WORDS = {"kill": "S1", "steal": "S2", "bomb": "S9", "hate": "S10", "suicide": "S11"}
+UNSAFE_WORDS = {"kill": "S1", "hurt": "S1", "steal": "S2", "bomb": "S9", "hate": "S10", "suicide": "S11"}
 
 
 def serves(model: str) -> bool:
