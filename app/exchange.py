@@ -31,6 +31,7 @@ class Exchange:
     status: int = 200
     error_code: str | None = None
     usage: Usage | None = None
+    neurons: float | None = None  # what a media request cost (images, audio minutes, characters); None: from usage
     first_token: float | None = None  # observer clock, when the first frame of a stream left
     ended: float | None = None
     outcome: Outcome = "completed"

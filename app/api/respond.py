@@ -7,12 +7,12 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from app.api.event_stream import RelayEventSource
 from app.api.redaction import redact
 from app.api.state import EXCHANGE_KEY
-from app.pipeline.core import Binary, Reply
+from app.pipeline.core import Binary, BinaryStream, Reply
 
 KEEPALIVE_SECONDS = 15
 
@@ -31,6 +31,8 @@ def reply_response(reply: Reply, request: Request) -> Response:
     state = request.app.state.proxy
     if isinstance(reply.body, Binary):
         return Response(reply.body.data, media_type=reply.body.content_type, headers=headers)
+    if isinstance(reply.body, BinaryStream):
+        return StreamingResponse(reply.body.chunks, media_type=reply.body.content_type, headers=headers)
     if isinstance(reply.body, dict):
         response = json_response(reply.body, headers=headers)
         if state.log_bodies:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -46,6 +46,14 @@ class Binary:
     """A reply that is not JSON: an image file, audio, a transcript as text, SRT or WebVTT."""
 
     data: bytes
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryStream:
+    """A reply relayed as it arrives: speech."""
+
+    chunks: AsyncIterator[bytes]
     content_type: str
 
 

@@ -9,7 +9,7 @@ with a stream, never after.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -28,7 +28,8 @@ from app.resilience.breaker import BreakerBoard
 from app.resilience.limiter import Gate, Lease
 from app.resilience.retry import RetryPolicy
 from app.routing.route import Route
-from app.upstream.client import UpstreamClient
+from app.upstream.body import body_chunks
+from app.upstream.client import UpstreamClient, transport_error
 from app.upstream.envelope import json_reply, unwrap_result
 from app.upstream.sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder
 from app.upstream.targets import Destination, Targets, media_headers
@@ -57,6 +58,15 @@ class MediaReply:
     body: bytes | None
     result: Any
     headers: dict[str, str]  # AI Gateway response headers
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStream:
+    """Bytes relayed as the upstream sends them (speech)."""
+
+    content_type: str
+    chunks: AsyncIterator[bytes]
+    headers: dict[str, str]
 
 
 @dataclass(slots=True)
@@ -139,6 +149,32 @@ class ResilientClient:
             return MediaReply(kind or "application/octet-stream", reply.body, None, relayed_headers)
 
         return await self._resilient(call, once, until_first_byte=False)
+
+    async def media_stream(self, call: UpstreamCall, body: bytes, content_type: str) -> MediaReply | MediaStream:
+        """As `media`, but bytes (audio) are relayed as they arrive: the concurrency slot is held until the last
+        one is read (or the client goes), each wait bounded by PROXY_IDLE_TIMEOUT. JSON comes back whole."""
+        headers = media_headers(self.headers(call, stream=True), content_type)
+        idle = self.timeouts.idle
+
+        async def once(slot: Lease) -> MediaReply | MediaStream:
+            try:
+                response = await self.upstream.open(
+                    call.destination.url, body, headers, stream=True, extra_headers=call.extra_headers
+                )
+                kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+                relayed_headers = relayed(call.destination, response.headers)
+                if response.status_code != 200 or "json" in kind:
+                    reply = await self.upstream.read(response)
+                    slot.release()
+                    return MediaReply(
+                        kind or "application/json", None, unwrap_result(json_reply(reply)), relayed_headers
+                    )
+            except BaseException:
+                slot.release()
+                raise
+            return MediaStream(kind or "application/octet-stream", _relay(response, slot, idle), relayed_headers)
+
+        return await self._resilient(call, once, until_first_byte=True)
 
     async def answer(
         self, call: UpstreamCall, reader: AnswerReader, body: bytes
@@ -263,6 +299,25 @@ class ResilientClient:
                 retry_delay,
             ),
         )
+
+
+async def _relay(response: httpx.Response, slot: Lease, idle: float) -> AsyncIterator[bytes]:
+    try:
+        chunks = body_chunks(response).__aiter__()
+        while True:
+            try:
+                async with asyncio.timeout(idle):
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise UpstreamTimeout("The Workers AI upstream stopped sending audio (PROXY_IDLE_TIMEOUT).") from None
+            except httpx.TransportError as exc:
+                raise transport_error(exc) from exc
+            yield chunk
+    finally:
+        slot.release()
+        await response.aclose()
 
 
 def _upstream_fault(error: ProxyError) -> bool:

@@ -146,7 +146,9 @@ class Quotas:
             usage = None  # answered from the cache: no upstream tokens, no neurons
         used_tokens = usage["total_tokens"] if usage is not None else 0
         budgeted = served is not None and any(unit == "neurons" for _, unit, _ in hold)
-        cost = neurons(self._rate(served), usage) if budgeted and served is not None else 0.0
+        cost = 0.0
+        if budgeted and served is not None and exchange.cache != "hit":  # media are priced per image, minute, ...
+            cost = exchange.neurons if exchange.neurons is not None else neurons(self._rate(served), usage)
         changes = [
             (counter, (used_tokens if unit == "tokens" else cost) - reserved) for counter, unit, reserved in hold
         ]

@@ -4,6 +4,7 @@ response formats, voices and audio formats checked against what the model can do
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.dialects.native.audio import (
     CONTENT_TYPES,
@@ -16,7 +17,9 @@ from app.errors import InvalidRequest, UpstreamError
 from app.exchange import Exchange
 from app.media import transcripts
 from app.models.media import ASR, ASR_MODELS, AURA_FORMATS, OPENAI_VOICES, SPEECH_MODELS, TTS, SpeechModel, asr_model
-from app.pipeline.core import Binary, Pipeline, Reply
+from app.models.media_prices import audio_neurons, speech_neurons
+from app.pipeline.core import Binary, BinaryStream, Pipeline, Reply
+from app.pipeline.upstream_call import MediaStream
 from app.protocol.audio import SpeechRequest
 from app.routing.route import Route
 
@@ -82,6 +85,7 @@ class Audio:
             if reply.body is not None:
                 raise UpstreamError(f"Workers AI answered a transcription with {reply.content_type}, not JSON.")
             transcript = parse_transcription(reply.result)
+            exchange.neurons = audio_neurons(route.model_id, self._pricing(route), transcript.duration or 0.0)
             granularities = set(ask.granularities)
             if form == "json":
                 return Reply(transcripts.as_json(transcript, granularities, task), reply.headers)
@@ -91,6 +95,10 @@ class Audio:
             return Reply(Binary(writer(transcript).encode(), TEXT_TYPES[form]), reply.headers)
 
         return await self.pipeline.run(exchange, route, serve)
+
+    def _pricing(self, route: Route) -> list[dict[str, Any]] | None:
+        entry = self.pipeline.catalogue.entry(route.model_id)
+        return entry.pricing if entry is not None else None
 
     async def speak(self, request: SpeechRequest, exchange: Exchange) -> Reply:
         name = self.speech_model if request.model in OPENAI_SPEAKERS else request.model
@@ -108,7 +116,10 @@ class Audio:
 
         async def serve(route: Route, deadline: float) -> Reply:
             call = self.pipeline.call(exchange, route, "media", deadline)
-            reply = await self.pipeline.client.media(call, body, "application/json")
+            exchange.neurons = speech_neurons(route.model_id, self._pricing(route), len(request.input))
+            reply = await self.pipeline.client.media_stream(call, body, "application/json")
+            if isinstance(reply, MediaStream):  # bytes: relayed as they arrive
+                return Reply(BinaryStream(reply.chunks, CONTENT_TYPES[form]), reply.headers)
             return Reply(Binary(speech_audio(reply.body, reply.result, form), CONTENT_TYPES[form]), reply.headers)
 
         return await self.pipeline.run(exchange, route, serve)

@@ -13,6 +13,7 @@ from app.errors import InvalidRequest
 from app.exchange import Exchange
 from app.media.images import ImagePlan, SourceImage, plan_image
 from app.models.media import IMAGE_MODELS, IMAGES, ImageModel, image_model
+from app.models.media_prices import DEFAULT_STEPS, image_neurons
 from app.pipeline.core import Pipeline, Reply
 from app.pipeline.gather import gather_all
 from app.protocol.images import Image, ImageGenerationRequest
@@ -119,6 +120,10 @@ class Images:
                     data.append({"url": base_url + FILES + await self.files.keep(image, kind)})
                 else:
                     data.append({"b64_json": base64.b64encode(image).decode()})
+            entry = self.pipeline.catalogue.entry(route.model_id)
+            steps = plan.steps or DEFAULT_STEPS.get(family.steps_field or "", 0)
+            each = image_neurons(route.model_id, entry.pricing if entry else None, plan.width, plan.height, steps)
+            exchange.neurons = each * count
             answer: dict[str, Any] = {"created": int(time.time()), "data": data}
             return Reply(answer, headers)
 

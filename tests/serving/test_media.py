@@ -5,7 +5,10 @@ SDK as the client (replies checked against OpenAI's schema) and raw HTTP for rer
 from __future__ import annotations
 
 import base64
+import sqlite3
 import struct
+import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +18,7 @@ import pytest
 from app.emulator.world import World
 from app.models.catalogue import bundled_entries
 from tests.conftest import StartProxy
-from tests.fake_upstream import FakeUpstream
+from tests.fake_upstream import FakeUpstream, Reply
 from tests.openai_schema import sdk
 from tests.servers import ProxyServer
 
@@ -237,3 +240,33 @@ def test_the_media_models_are_listed_with_their_task() -> None:
             listed[TURBO] == "Automatic Speech Recognition"
             and listed["@cf/baai/bge-reranker-base"] == "Text Classification"
         )
+
+
+def test_media_are_priced_in_the_ledger(start_proxy: StartProxy, fake: FakeUpstream, tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite3"
+    server = start_proxy(proxy_state_path=state, proxy_admin_key="sk-admin")
+    with sdk(server.url) as client:
+        client.images.generate(model=SCHNELL, prompt="a fox", n=2)  # 2 x (4 tiles of 1024x1024 and 4 steps)
+        client.audio.transcriptions.create(model=TURBO, file=("a.wav", wav(6.0), "audio/wav"))  # 0.1 minute
+        client.audio.speech.create(model=AURA, voice="luna", input="x" * 500).read()  # 500 characters
+    httpx.get(server.url + "/v1/usage", headers={"Authorization": "Bearer sk-admin"})  # writes the ledger out
+    rows = dict(sqlite3.connect(state).execute("SELECT endpoint, neurons FROM usage").fetchall())
+    per_usd = 1000 / 0.011
+    assert rows["images"] == pytest.approx(2 * (4 * 0.0000528 + 4 * 0.0001056) * per_usd)
+    assert rows["transcriptions"] == pytest.approx(0.1 * 0.0005 * per_usd)
+    assert rows["speech"] == pytest.approx(0.5 * 0.03 * per_usd)
+
+
+def test_speech_reaches_the_client_as_it_arrives(server: ProxyServer, fake: FakeUpstream) -> None:
+    release = threading.Event()  # the upstream holds the rest of the audio until the client has the first piece
+    first, rest = b"\xff\xfb\x90\x64" + bytes(413), b"\xff\xfb\x90\x64" + bytes(413)
+    fake.script(Reply(chunks=[first, rest], hold=release, content_type="audio/mpeg"))
+    with (
+        sdk(server.url) as client,
+        client.audio.speech.with_streaming_response.create(model=AURA, voice="luna", input="Hello") as reply,
+    ):
+        pieces = reply.iter_bytes(chunk_size=len(first))
+        assert next(pieces) == first
+        assert fake._script.in_flight == 1  # the upstream is still holding the rest: relayed, not gathered
+        release.set()
+        assert b"".join(pieces) == rest
