@@ -270,3 +270,12 @@ def test_speech_reaches_the_client_as_it_arrives(server: ProxyServer, fake: Fake
         assert fake._script.in_flight == 1  # the upstream is still holding the rest: relayed, not gathered
         release.set()
         assert b"".join(pieces) == rest
+
+
+def test_a_media_model_is_refused_on_chat(server: ProxyServer, fake: FakeUpstream) -> None:
+    with sdk(server.url) as client:
+        refused = bad_request(
+            lambda: client.chat.completions.create(model=SDXL, messages=[{"role": "user", "content": "hi"}])
+        )
+    assert refused["error"]["code"] == "model_not_supported" and "Text-to-Image" in refused["error"]["message"]
+    assert len(fake.requests) == 0
