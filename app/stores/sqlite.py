@@ -7,6 +7,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -60,6 +61,9 @@ ADDED_KEY_COLUMNS = {
 }
 
 
+SETUP_ATTEMPTS = 40  # about 40 seconds of waiting in all, for the other workers opening the same file
+
+
 class SQLiteState:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,13 +72,25 @@ class SQLiteState:
         self._lock = threading.Lock()
         self._writes = 0
         with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash may lose the last batch, never corrupt
-            self._db.executescript(SCHEMA)
-            present = {row[1] for row in self._db.execute("PRAGMA table_info(keys)")}
-            for column, kind in ADDED_KEY_COLUMNS.items():
-                if column not in present:
-                    self._db.execute(f"ALTER TABLE keys ADD COLUMN {column} {kind}")
+            for attempt in range(SETUP_ATTEMPTS):
+                try:
+                    self._set_up()
+                    break
+                except sqlite3.OperationalError as exc:
+                    # `--workers N` opens one file N times at once: switching to WAL and creating the tables
+                    # may meet another worker's lock, which SQLite reports at once rather than waiting for
+                    if "locked" not in str(exc) or attempt == SETUP_ATTEMPTS - 1:
+                        raise
+                    time.sleep(0.05 * (attempt + 1))  # start-up only, before the server takes requests
+
+    def _set_up(self) -> None:
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash may lose the last batch, never corrupt
+        self._db.executescript(SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(keys)")}
+        for column, kind in ADDED_KEY_COLUMNS.items():
+            if column not in present:
+                self._db.execute(f"ALTER TABLE keys ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
