@@ -61,7 +61,7 @@ ADDED_KEY_COLUMNS = {
 }
 
 
-SETUP_ATTEMPTS = 40  # about 40 seconds of waiting in all, for the other workers opening the same file
+SETUP_ATTEMPTS = 100  # about 25 seconds of waiting in all, for the other workers opening the same file
 
 
 class SQLiteState:
@@ -81,7 +81,8 @@ class SQLiteState:
                     # may meet another worker's lock, which SQLite reports at once rather than waiting for
                     if "locked" not in str(exc) or attempt == SETUP_ATTEMPTS - 1:
                         raise
-                    time.sleep(0.05 * (attempt + 1))  # start-up only, before the server takes requests
+                    # start-up only; short waits: a worker still starting gets none of the first connections
+                    time.sleep(0.005 * (attempt + 1))
 
     def _set_up(self) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
