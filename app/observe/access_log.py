@@ -36,6 +36,11 @@ class AccessLog:
     def request_finished(self, exchange: Exchange) -> None:
         if not access.isEnabledFor(logging.INFO):
             return
+        if not self._json and not (self._scrub is not None and exchange.bodies):
+            direct = self._direct_handler()
+            if direct is not None:  # the common case: the text line straight from the exchange
+                direct.write_line(TEXT_PREFIX + line_of(exchange))
+                return
         fields = fields_of(exchange)
         if self._scrub is not None and exchange.bodies:
             fields["bodies"] = {name: self._scrub(text) for name, text in exchange.bodies.items()}
@@ -114,6 +119,37 @@ def fields_of(exchange: Exchange) -> dict[str, Any]:
         "outcome": exchange.outcome,
     }
     return fields
+
+
+def line_of(exchange: Exchange) -> str:
+    """`text_line(fields_of(exchange))` without the dictionary between them (every request writes one)."""
+    model = exchange.model_asked or "-"
+    route = exchange.route
+    served = route.model_id if route is not None else None
+    identity = exchange.identity.name if exchange.identity is not None else "-"
+    head = f"{model} -> {served}" if served and served != model else model
+    duration = exchange.duration
+    line = f"{exchange.request_id} {identity or '-'} {exchange.endpoint} {head} {exchange.status}"
+    if exchange.error_code:
+        line += f" error={exchange.error_code}"
+    line += f" {round(duration * 1000, 1) if duration is not None else None}ms"
+    ttft = exchange.time_to_first_token
+    if ttft is not None:
+        line += f" ttft={round(ttft * 1000, 1)}ms"
+    usage = exchange.usage
+    if usage and usage.get("prompt_tokens") is not None:
+        line += f" tokens={usage.get('prompt_tokens')}/{usage.get('completion_tokens')}"
+    if exchange.attempts > 1:
+        line += f" attempts={exchange.attempts}"
+    if exchange.fallbacks:
+        line += " fallbacks=" + ",".join(exchange.fallbacks)
+    if exchange.stream:
+        line += " stream"
+    if exchange.outcome != "completed":
+        line += " " + exchange.outcome
+    if route is not None and route.upstream and route.upstream != "native":
+        line += f" route={route.upstream}"
+    return line
 
 
 def text_line(fields: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from app.server.coalescing import CoalescingTransport
 from app.server.warden import STATE_KEY, ConnectionWarden, Phase
 
 _base = HttpToolsProtocol  # its callbacks, called directly: cheaper than super() on every header
@@ -86,7 +87,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # -- connection ----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         if self.warden is not None:
             self.since = self._clock()
             self.warden.admit(self)

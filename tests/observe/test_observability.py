@@ -278,3 +278,21 @@ def test_an_admission_hook_can_refuse(start_proxy: StartProxy, fake: FakeUpstrea
     assert response.status_code == 429 and response.json()["error"]["code"] == "test_limit"
     assert not fake.requests
     assert ("admit", "open") in recorder.events and ("finished", (429, "failed", False)) in recorder.events
+
+
+def test_the_direct_access_line_is_the_formatted_one() -> None:
+    from app.exchange import Exchange
+    from app.observe.access_log import fields_of, line_of, text_line
+    from app.policies.identity import Identity
+    from app.routing.route import Route
+
+    plain = Exchange("req_1", "chat", 1.0)
+    full = Exchange("req_2", "chat", 1.0, Identity("team-a", "t"))
+    full.model_asked, full.route = "fast", Route("fast", "@cf/meta/llama-3.3-70b-instruct-fp8-fast", "openai")
+    full.status, full.error_code, full.ended, full.first_token = 502, "upstream_error", 1.25, 1.0625
+    full.usage = {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
+    full.attempts, full.fallbacks, full.stream, full.outcome = 3, ["a", "b"], True, "failed"
+    same = Exchange("req_3", "embeddings", 2.0, Identity("", "t"))
+    same.model_asked, same.route, same.ended, same.usage = "m", Route("m", "m"), 2.5, {}
+    for exchange in (plain, full, same):
+        assert line_of(exchange) == text_line(fields_of(exchange))
