@@ -49,6 +49,7 @@ async def _ask(form: FormData, limit: int, *, translate: bool) -> TranscriptionA
         text(form, "prompt"),
         text(form, "response_format"),
         frozenset(str(g) for g in granularities),
+        (text(form, "stream") or "").lower() == "true",
     )
 
 

@@ -3,10 +3,14 @@ and words with timestamps where the model gave them), whatever model made it."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+PIECES = re.compile(r"\s*\S+")  # a word with the space before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,14 @@ def as_verbose_json(transcript: Transcript, granularities: set[str], task: str) 
     if transcript.duration is not None:
         reply["usage"] = {"type": "duration", "seconds": max(0, round(transcript.duration))}
     return reply
+
+
+def as_events(transcript: Transcript) -> bytes:
+    """OpenAI's transcription stream: the text in word-sized `transcript.text.delta` events, then
+    `transcript.text.done` with all of it."""
+    events = [{"type": "transcript.text.delta", "delta": piece} for piece in PIECES.findall(transcript.text)]
+    events.append({"type": "transcript.text.done", "text": transcript.text})
+    return b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events)
 
 
 def as_text(transcript: Transcript) -> str:

@@ -31,6 +31,7 @@ OPENAI_TRANSCRIBERS = frozenset(
 )
 OPENAI_SPEAKERS = frozenset({"tts-1", "tts-1-hd", "gpt-4o-mini-tts"})
 ANY_SPEAKER = SpeechModel("aura", (), (), AURA_FORMATS)  # a model not known here: its voices are its own business
+EVENT_STREAM = "text/event-stream; charset=utf-8"
 TEXT_TYPES = {
     "text": "text/plain; charset=utf-8",
     "srt": "application/x-subrip; charset=utf-8",
@@ -49,6 +50,7 @@ class TranscriptionAsk:
     prompt: str | None = None
     response_format: str | None = None
     granularities: frozenset[str] = field(default_factory=frozenset)
+    stream: bool = False  # `stream=true`: the text as `transcript.text.delta` events, then `transcript.text.done`
 
 
 class Audio:
@@ -87,6 +89,8 @@ class Audio:
             transcript = parse_transcription(reply.result)
             exchange.neurons = audio_neurons(route.model_id, self._pricing(route), transcript.duration or 0.0)
             granularities = set(ask.granularities)
+            if ask.stream and form in ("json", "text"):  # the model answers whole; the text is sent in pieces
+                return Reply(Binary(transcripts.as_events(transcript), EVENT_STREAM), reply.headers)
             if form == "json":
                 return Reply(transcripts.as_json(transcript, granularities, task), reply.headers)
             if form == "verbose_json":

@@ -279,3 +279,13 @@ def test_a_media_model_is_refused_on_chat(server: ProxyServer, fake: FakeUpstrea
         )
     assert refused["error"]["code"] == "model_not_supported" and "Text-to-Image" in refused["error"]["message"]
     assert len(fake.requests) == 0
+
+
+def test_a_transcription_can_be_streamed(server: ProxyServer, fake: FakeUpstream) -> None:
+    with sdk(server.url) as client:
+        events = list(
+            client.audio.transcriptions.create(model=TURBO, file=("a.wav", wav(1.0), "audio/wav"), stream=True)
+        )
+    deltas = [e.delta for e in events if e.type == "transcript.text.delta"]
+    assert len(deltas) > 1 and events[-1].type == "transcript.text.done"
+    assert "".join(deltas) == events[-1].text == "Emulated transcript of 1.0 seconds of audio."
