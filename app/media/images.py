@@ -61,11 +61,15 @@ def _size(family: ImageModel, model: str, size: str | None) -> tuple[int | None,
     found = SIZE.fullmatch(size)
     if found is None:
         raise InvalidRequest(f"Invalid value for 'size': {size!r}; use WIDTHxHEIGHT, e.g. 1024x1024.", param="size")
-    if family.sizes is None:
-        raise InvalidRequest(
-            f"{model} makes images of one size and takes no 'size': leave it out or use 'auto'.", param="size"
-        )
     width, height = int(found.group(1)), int(found.group(2))
+    if family.sizes is None:
+        if family.native == (width, height):
+            return None, None  # the size it makes anyway
+        made = f" ({family.native[0]}x{family.native[1]})" if family.native else ""
+        raise InvalidRequest(
+            f"{model} makes images of one size{made} and takes no other 'size': leave it out or use 'auto'.",
+            param="size",
+        )
     low, high = family.sizes
     if not (low <= width <= high and low <= height <= high):
         raise InvalidRequest(

@@ -26,10 +26,11 @@ class ImageModel:
     edits: Literal["none", "image_b64", "uint8", "multipart"] = "none"  # how it takes an input image
     mask: bool = False  # inpainting: takes a mask beside the image
     needs_image: bool = False  # img2img only: a prompt alone is refused
+    native: tuple[int, int] | None = None  # the one size a model without `sizes` makes (asking for it is fine)
 
 
 IMAGE_MODELS: dict[str, ImageModel] = {
-    "@cf/black-forest-labs/flux-1-schnell": ImageModel("json", None, "steps", 8),
+    "@cf/black-forest-labs/flux-1-schnell": ImageModel("json", None, "steps", 8, native=(1024, 1024)),
     "@cf/black-forest-labs/flux-2-dev": ImageModel("multipart", (256, 1920), "steps", 50, edits="multipart"),
     "@cf/black-forest-labs/flux-2-klein-4b": ImageModel("multipart", (256, 1920), "steps", 50, edits="multipart"),
     "@cf/black-forest-labs/flux-2-klein-9b": ImageModel("multipart", (256, 1920), "steps", 50, edits="multipart"),
