@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 MAX_BODY = 64 * 1024  # bodies worth keeping a recipe for
 MAX_RECIPES = 4096
+MAX_RECIPE_BYTES = 64 * 1024 * 1024  # the replies and entries they hold (an embeddings batch's can be megabytes)
 # Headers that change nothing in the answer (the SDKs' own, transport); any other sends the request the whole way.
 INERT = frozenset(
     {
@@ -119,6 +120,7 @@ class RepeatHits:
         )
         self._memo: dict[tuple[str, str, bytes], Recipe] = {}  # (path, identity name, body digest) -> recipe
         self._sizes: set[int] = set()  # the body sizes of the recipes (a superset)
+        self._bytes = 0  # what the recipes hold
         self._state: AppState | None = None
         self._cache: ReplyCache | None = None
         self.served = 0  # repeats answered here (tests and the curious read it)
@@ -129,6 +131,7 @@ class RepeatHits:
         self._state, self._cache = (state, cache) if on else (None, None)
         self._memo.clear()
         self._sizes.clear()
+        self._bytes = 0
 
     @property
     def enabled(self) -> bool:
@@ -229,10 +232,13 @@ class RepeatHits:
         asked, template = Asked.of(exchange, state.pipeline), Template.of(reply)
         if asked is None or template is None:
             return
-        if len(self._memo) >= MAX_RECIPES:
-            self._memo.clear()
+        held = len(reply) + sum(map(len, found[1]))
+        if len(self._memo) >= MAX_RECIPES or self._bytes + held > MAX_RECIPE_BYTES:
+            self._memo.clear()  # all at once: the next hits make them again
             self._sizes.clear()
+            self._bytes = 0
         self._sizes.add(len(body))
+        self._bytes += held
         self._memo[(scope["path"], asked.identity.name, hashlib.sha256(body).digest())] = Recipe(
             asked, *found, tuple(header for header in headers if header[0] != b"content-length"), template
         )
