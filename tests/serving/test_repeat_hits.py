@@ -159,3 +159,27 @@ def test_pass_through_tenants_repeat_their_own_answers(start_proxy: StartProxy, 
     refused = chat(server, bob)  # never alice's answer: the upstream refuses bob's token (the fake knows one)
     assert refused.status_code == 401 and refused.headers.get("x-proxy-cache") != "hit"
     assert len(fake.requests) == 2
+
+
+def test_recipes_are_bounded_by_what_they_hold() -> None:
+    from types import SimpleNamespace
+
+    from app.api.repeat_hits import MAX_RECIPE_BYTES, RepeatHits
+    from app.exchange import Exchange
+    from app.policies.identity import Identity
+    from app.routing.route import Route
+
+    repeats = RepeatHits([])
+    repeats.paths = frozenset({"/v1/embeddings"})
+    catalogue = SimpleNamespace(entry=lambda model_id: None)
+    repeats.enable(SimpleNamespace(log_bodies=False, pipeline=SimpleNamespace(catalogue=catalogue)), object())  # type: ignore[arg-type]
+    entry = bytes(3072)  # one 768-dimension vector
+    reply = b'{"object":"list","data":[' + b"0," * (2 * 1024 * 1024) + b'0]}'  # a large batch's reply
+    for n in range(20):  # 80 MB in all
+        exchange = Exchange(f"r{n}", "embeddings", 0.0, Identity("key-1", "t"))
+        exchange.route, exchange.cache = Route("m", "@cf/baai/bge-base-en-v1.5"), "hit"
+        exchange.cache_found = ((f"k{n}",), (entry,))
+        scope = {"path": "/v1/embeddings", "headers": [(b"content-type", b"application/json")]}
+        repeats.remember(scope, f'{{"input": "{n}"}}'.encode(), exchange, [], reply)
+    held = len(repeats._memo) * (len(reply) + len(entry))
+    assert 0 < len(repeats._memo) < 20 and held <= MAX_RECIPE_BYTES
