@@ -74,7 +74,7 @@ async def measure(url: str, pid: int, endpoint: str, requests: int, concurrency:
     ).encode() + payload
     loop = asyncio.get_running_loop()
     conns = [await load.connect(loop, parts.hostname, parts.port) for _ in range(concurrency)]
-    for _ in range(2):  # the second is a hit (an embedding kept as float32 reads back a little different)
+    for _ in range(2):  # the second is a hit: every reply after it must carry its answer
         status, first, *_ = await conns[0].request(request, False)
         if status != 200:
             raise SystemExit(f"the request failed: {status} {first[:300]!r}")

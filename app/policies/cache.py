@@ -127,19 +127,25 @@ class ReplyCache:
         found = await self._get(keys)
         if keys and all(raw is not None for raw in found):
             exchange.cache_found = (tuple(keys), tuple(raw for raw in found if raw is not None))
-        return [None if raw is None else array("f", raw).tolist() for raw in found]
+        return [None if raw is None else unpacked(raw) for raw in found]
 
     async def entries(self, keys: tuple[str, ...]) -> list[bytes | None]:
         """The entries as stored (None: gone), for a repeat of a hit (api.repeat_hits)."""
         return await self._get(list(keys))
 
-    async def keep_vectors(self, keys: list[str], vectors: list[list[float]], exchange: Exchange) -> None:
+    @staticmethod
+    def packed(vectors: list[list[float]]) -> list[bytes] | None:
+        """The vectors as they are kept (packed float32); None when a value does not fit float32 (not kept)."""
+        try:
+            return [_float32(vector) for vector in vectors]
+        except (struct.error, OverflowError):
+            return None
+
+    async def keep_vectors(self, keys: list[str], packed: list[bytes], exchange: Exchange) -> None:
+        """Vectors made by `packed`: the answer served was read back from these same bytes, so that a later hit
+        answers exactly what the miss did."""
         if exchange.cache_store and keys:
-            try:
-                entries = [(key, _float32(vector)) for key, vector in zip(keys, vectors, strict=True)]
-            except (struct.error, OverflowError):  # a value float32 cannot hold: not kept
-                return
-            await self._put(entries, exchange.cache_ttl or self._ttl)
+            await self._put(list(zip(keys, packed, strict=True)), exchange.cache_ttl or self._ttl)
 
     # -- internals ----------------------------------------------------------------------------------
     def _slot(self, exchange: Exchange, key: str) -> Slot:
@@ -173,3 +179,7 @@ def _float32(vector: list[float]) -> bytes:
 @lru_cache(maxsize=64)
 def _packer(size: int) -> struct.Struct:
     return struct.Struct(f"={size}f")  # native order, as array("f") reads it back
+
+
+def unpacked(raw: bytes) -> list[float]:
+    return array("f", raw).tolist()

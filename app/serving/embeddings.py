@@ -11,7 +11,7 @@ from app.exchange import Exchange
 from app.models.catalogue import EMBEDDINGS
 from app.models.embedding import embedding_model
 from app.pipeline.core import Pipeline, Reply
-from app.policies.cache import HITS_HEADER, ReplyCache, mark
+from app.policies.cache import HITS_HEADER, ReplyCache, mark, unpacked
 from app.protocol.embeddings import EmbeddingRequest
 from app.routing.route import Route
 
@@ -39,16 +39,22 @@ class Embeddings:
         client = self.pipeline.client
         relayed: dict[str, str] = {}
         cache = self.cache
-        sent: list[tuple[str, list[float]]] = []  # with the cache: what went upstream, for it to keep
+        sent: list[str] = []  # with the cache: what went upstream
+        kept: list[tuple[str, bytes]] = []  # and what of it is kept (packed float32)
 
         async def embed(texts: list[str]) -> list[list[float]]:
             body = orjson.dumps(translator.build(texts, route, model))
             payload, headers = await client.json(call, body)
             relayed.update(headers)
             vectors = translator.parse(payload, len(texts))
-            if cache is not None:
-                sent.extend(zip(texts, vectors, strict=True))
-            return vectors
+            if cache is None:
+                return vectors
+            sent.extend(texts)
+            packed = cache.packed(vectors) if exchange.cache_store else None
+            if packed is None:
+                return vectors
+            kept.extend(zip(texts, packed, strict=True))
+            return [unpacked(raw) for raw in packed]  # as a hit will answer: float32, the same to the last digit
 
         if cache is None:
             reply = await job.run(embed)
@@ -58,10 +64,10 @@ class Embeddings:
         known = await cache.vectors(keys, exchange)
         hits = sum(vector is not None for vector in known)
         reply = await job.run(embed, known)
-        texts = [text for text, _ in sent]
-        if sent:
+        texts = sent
+        if kept:
             key_of = dict(zip(job.texts, keys, strict=True))
-            await cache.keep_vectors([key_of[text] for text in texts], [vector for _, vector in sent], exchange)
+            await cache.keep_vectors([key_of[text] for text, _ in kept], [raw for _, raw in kept], exchange)
         mark(exchange, "hit" if hits == len(keys) else "miss")
         if 0 < hits < len(keys):  # partly from the cache: how much
             exchange.reply_headers[HITS_HEADER] = f"{hits}/{len(keys)}"

@@ -76,7 +76,7 @@ def test_embeddings_and_completions_repeat_too(cached: ProxyServer, fake: FakeUp
     ask = {"model": EMBED, "input": ["one", "two"]}
     replies = [httpx.post(cached.url + "/v1/embeddings", json=ask) for _ in range(4)]
     assert [r.headers["x-proxy-cache"] for r in replies] == ["miss", "hit", "hit", "hit"]
-    assert all(r.json() == replies[1].json() for r in replies[2:]) and served_early(cached) == 2
+    assert all(r.json() == replies[0].json() for r in replies[1:]) and served_early(cached) == 2  # a miss too
     prompt = {"model": MODEL, "prompt": "Say hi", "temperature": 0, "max_tokens": 64}
     texts = [httpx.post(cached.url + "/v1/completions", json=prompt).json() for _ in range(3)]
     assert texts[2]["choices"] == texts[0]["choices"] and texts[2]["id"].startswith("cmpl-")
