@@ -174,7 +174,7 @@ def test_recipes_are_bounded_by_what_they_hold() -> None:
     catalogue = SimpleNamespace(entry=lambda model_id: None)
     repeats.enable(SimpleNamespace(log_bodies=False, pipeline=SimpleNamespace(catalogue=catalogue)), object())  # type: ignore[arg-type]
     entry = bytes(3072)  # one 768-dimension vector
-    reply = b'{"object":"list","data":[' + b"0," * (2 * 1024 * 1024) + b'0]}'  # a large batch's reply
+    reply = b'{"object":"list","data":[' + b"0," * (2 * 1024 * 1024) + b"0]}"  # a large batch's reply
     for n in range(20):  # 80 MB in all
         exchange = Exchange(f"r{n}", "embeddings", 0.0, Identity("key-1", "t"))
         exchange.route, exchange.cache = Route("m", "@cf/baai/bge-base-en-v1.5"), "hit"
