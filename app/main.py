@@ -323,13 +323,13 @@ def create_app(
                 audio=Audio(pipeline, settings.proxy_transcription_model, settings.proxy_speech_model),
                 classify=Classify(pipeline),
             )
+            named_keys = NamedKeys(key_store, time.monotonic)
             drain = Drain(settings.proxy_drain_timeout, on_abort=observer.drain_aborted)
             stack.callback(drain.install_signal_hook())
             app.state.proxy = AppState(
                 serving=serving,
                 pipeline=pipeline,
-                guard=seams.guard
-                or KeyGuard(client_keys, server_token, NamedKeys(key_store, time.monotonic), seams.wall_clock),
+                guard=seams.guard or KeyGuard(client_keys, server_token, named_keys, seams.wall_clock),
                 emulated=settings.proxy_emulator,
                 gateway_defaults=settings.proxy_gateway_headers,
                 uses_gateway=targets.has_gateway,
@@ -346,7 +346,7 @@ def create_app(
                 log_bodies=settings.proxy_log_bodies,
                 admin_key=settings.proxy_admin_key.get_secret_value() if settings.proxy_admin_key else None,
                 usage=UsageReport(ledger, usage_store),
-                admin_keys=AdminKeys(key_store, usage_store, ledger),
+                admin_keys=AdminKeys(key_store, usage_store, ledger, named_keys.changed),
             )
             repeats.enable(app.state.proxy, cache)
             stack.callback(repeats.enable, None, None)

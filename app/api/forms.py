@@ -78,11 +78,11 @@ def text(form: FormData, name: str) -> str | None:
     return value
 
 
-def number(form: FormData, name: str, kind: type[int] | type[float] = int) -> int | float | None:
+def integer(form: FormData, name: str) -> int | None:
     value = text(form, name)
     if value is None or value == "":
         return None
     try:
-        return kind(value)
+        return int(value)
     except ValueError:
-        raise InvalidRequest(f"Invalid value for '{name}': {value!r} is not a number.", param=name) from None
+        raise InvalidRequest(f"Invalid value for '{name}': {value!r} is not an integer.", param=name) from None

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.api.body import parse_body
-from app.api.forms import number, read_form, text, uploads
+from app.api.forms import integer, read_form, text, uploads
 from app.api.operation import Operation
 from app.api.respond import reply_response
 from app.api.state import app_state, identified
@@ -38,17 +38,16 @@ async def _edit(form: FormData, limit: int) -> ImageEdit:
         raise InvalidRequest("Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter")
     images = [SourceImage(u.data, u.content_type) for u in await uploads(form, "image", "image[]", limit=limit)]
     masks = await uploads(form, "mask", limit=limit)
-    n, seed = number(form, "n"), number(form, "seed")
     return ImageEdit(
         prompt,
         images,
         SourceImage(masks[0].data, masks[0].content_type) if masks else None,
         text(form, "model"),
-        int(n) if n is not None else None,
+        integer(form, "n"),
         text(form, "size"),
         text(form, "quality"),
         text(form, "response_format"),
-        int(seed) if seed is not None else None,
+        integer(form, "seed"),
     )
 
 

@@ -155,7 +155,7 @@ class RepeatHits:
                 api_key = value.decode("latin-1")
             elif name == REQUEST_ID_HEADER:
                 sent_id = value.decode("latin-1")
-            elif name not in INERT and not name.startswith(b"x-stainless-"):
+            elif not _plain(name):
                 return receive
         if length not in self._sizes or state.drain.draining:
             return receive  # a body of no recipe's size is not even read here

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 import orjson
 
 from app.chat.answer import UpstreamAnswer
+from app.errors import UpstreamError
 from app.models.capabilities import Capabilities
 from app.protocol.chat import ChatMessage
 from app.protocol.common import Usage
@@ -65,3 +68,16 @@ def openai_answer(result: dict[str, Any]) -> UpstreamAnswer:
 
 def _count(value: Any) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def base64_field(result: Any, field: str, what: str) -> bytes:
+    """Bytes a model sent as base64 in its JSON result (`{field: "..."}`, or the bare string; a data: URL too)."""
+    encoded = result.get(field) if isinstance(result, dict) else result if isinstance(result, str) else None
+    if not isinstance(encoded, str) or not encoded:
+        raise UpstreamError(f"Workers AI returned no {what}.")
+    if encoded.startswith("data:"):
+        encoded = encoded.partition(",")[2]
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise UpstreamError(f"Workers AI returned {what} that is not base64.") from None

@@ -112,6 +112,11 @@ class ModelCatalogue:
         """What is known of a model right now (no I/O): the account's entry, else the bundled one."""
         return self._entries.get(model_id) or self._bundled.get(model_id)
 
+    def pricing(self, model_id: str) -> list[dict[str, Any]] | None:
+        """The model's `price` entries, when the catalogue has any (media are priced from them)."""
+        entry = self.entry(model_id)
+        return entry.pricing if entry is not None else None
+
     def known_ids(self) -> list[str]:
         return list(self._entries or self._bundled)
 

@@ -69,6 +69,11 @@ def neurons(rate: Rate, usage: Usage | None) -> float:
     return ((prompt - cached) * rate.input + cached * cached_rate + completion * rate.output) / 1_000_000
 
 
+def cost_of(rate: Rate, usage: Usage | None, priced: float | None = None) -> float:
+    """What a request cost: its own price when it has one (media: per image, minute, character), else its tokens."""
+    return priced if priced is not None else neurons(rate, usage)
+
+
 def worst_case(rate: Rate, tokens: int) -> float:
     """What `tokens` can cost at most (every one at the dearer rate): what a budget reserves."""
     return tokens * max(rate.input, rate.output) / 1_000_000

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from app.exchange import Exchange
-from app.models.prices import Rate, neurons
+from app.models.prices import Rate, cost_of
 from app.stores.usage import UsageRow, UsageStore
 
 log = logging.getLogger("workers_ai_proxy")
@@ -62,7 +62,7 @@ class UsageLedger:
             # Workers AI counts no embedding tokens (the proxy estimates them); a request cut short has a partial count
             measured=usage is not None and exchange.outcome == "completed" and exchange.endpoint != "embeddings",
             # a reply from the cache cost Workers AI nothing
-            neurons=0.0 if hit or served is None else _cost(exchange, self._rate(served)),
+            neurons=0.0 if hit or served is None else cost_of(self._rate(served), usage, exchange.neurons),
             outcome=exchange.outcome,
             status=exchange.status,
             cache_hit=hit,
@@ -106,8 +106,3 @@ def _day_of(days: int) -> str:
 def _day(at: float) -> str:
     """The UTC date, made once a day."""
     return _day_of(int(at // 86_400))
-
-
-def _cost(exchange: Exchange, rate: Rate) -> float:
-    """Neurons: what a media request was priced at, else its tokens at the model's rate."""
-    return exchange.neurons if exchange.neurons is not None else neurons(rate, exchange.usage)

@@ -27,6 +27,10 @@ class NamedKeys:
         self._checked = float("-inf")
         self._lock = asyncio.Lock()  # one look at a time; requests meanwhile wait for it, not for stale keys
 
+    def changed(self) -> None:
+        """The keys changed here (the admin API): the next request reads them again, not up to a second later."""
+        self._checked = float("-inf")
+
     async def find(self, presented: str) -> KeyRecord | None:
         await self._refresh()
         return self._records.get(key_hash(presented))

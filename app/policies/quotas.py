@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from app.errors import ProxyError, QuotaExhausted, RateLimited
 from app.exchange import Exchange
-from app.models.prices import Rate, neurons, worst_case
+from app.models.prices import Rate, cost_of, worst_case
 from app.policies.identity import Access, Identity
 from app.stores.keys import ModelLimit
 from app.stores.quotas import Ask, QuotaStore
@@ -148,7 +148,7 @@ class Quotas:
         budgeted = served is not None and any(unit == "neurons" for _, unit, _ in hold)
         cost = 0.0
         if budgeted and served is not None and exchange.cache != "hit":  # media are priced per image, minute, ...
-            cost = exchange.neurons if exchange.neurons is not None else neurons(self._rate(served), usage)
+            cost = cost_of(self._rate(served), usage, exchange.neurons)
         changes = [
             (counter, (used_tokens if unit == "tokens" else cost) - reserved) for counter, unit, reserved in hold
         ]

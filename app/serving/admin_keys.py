@@ -3,6 +3,7 @@ tooling. A key is shown once, in the reply that makes it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -15,8 +16,11 @@ from app.utc import day_start
 
 
 class AdminKeys:
-    def __init__(self, keys: KeyStore, usage: UsageStore, ledger: UsageLedger) -> None:
+    def __init__(
+        self, keys: KeyStore, usage: UsageStore, ledger: UsageLedger, changed: Callable[[], None] = lambda: None
+    ) -> None:
         self.keys, self.usage, self.ledger = keys, usage, ledger
+        self._changed = changed  # this replica's guard hears of a key made or revoked here at once
 
     async def create(self, request: KeyCreateRequest, now: float) -> dict[str, Any]:
         key = new_key()
@@ -38,6 +42,7 @@ class AdminKeys:
             await self.keys.create(record)
         except ValueError as exc:
             raise InvalidRequest(str(exc), param="name", code="key_exists", status=409) from None
+        self._changed()
         return {"key": key, **_shown(record, now)}
 
     async def list(self, now: float) -> dict[str, Any]:
@@ -53,6 +58,7 @@ class AdminKeys:
     async def revoke(self, name: str, now: float) -> dict[str, Any]:
         if not await self.keys.revoke(name):
             raise NotFound(f"No key named {name!r} is in force.", param="name", code="key_not_found")
+        self._changed()
         return {"name": name, "object": "key", "revoked": True}
 
 

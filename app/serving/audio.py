@@ -4,7 +4,6 @@ response formats, voices and audio formats checked against what the model can do
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from app.dialects.native.audio import (
     CONTENT_TYPES,
@@ -87,7 +86,9 @@ class Audio:
             if reply.body is not None:
                 raise UpstreamError(f"Workers AI answered a transcription with {reply.content_type}, not JSON.")
             transcript = parse_transcription(reply.result)
-            exchange.neurons = audio_neurons(route.model_id, self._pricing(route), transcript.duration or 0.0)
+            exchange.neurons = audio_neurons(
+                route.model_id, self.pipeline.catalogue.pricing(route.model_id), transcript.duration or 0.0
+            )
             granularities = set(ask.granularities)
             if ask.stream and form in ("json", "text"):  # the model answers whole; the text is sent in pieces
                 return Reply(Binary(transcripts.as_events(transcript), EVENT_STREAM), reply.headers)
@@ -99,10 +100,6 @@ class Audio:
             return Reply(Binary(writer(transcript).encode(), TEXT_TYPES[form]), reply.headers)
 
         return await self.pipeline.run(exchange, route, serve)
-
-    def _pricing(self, route: Route) -> list[dict[str, Any]] | None:
-        entry = self.pipeline.catalogue.entry(route.model_id)
-        return entry.pricing if entry is not None else None
 
     async def speak(self, request: SpeechRequest, exchange: Exchange) -> Reply:
         name = self.speech_model if request.model in OPENAI_SPEAKERS else request.model
@@ -120,7 +117,9 @@ class Audio:
 
         async def serve(route: Route, deadline: float) -> Reply:
             call = self.pipeline.call(exchange, route, "media", deadline)
-            exchange.neurons = speech_neurons(route.model_id, self._pricing(route), len(request.input))
+            exchange.neurons = speech_neurons(
+                route.model_id, self.pipeline.catalogue.pricing(route.model_id), len(request.input)
+            )
             reply = await self.pipeline.client.media_stream(call, body, "application/json")
             if isinstance(reply, MediaStream):  # bytes: relayed as they arrive
                 return Reply(BinaryStream(reply.chunks, CONTENT_TYPES[form]), reply.headers)

@@ -120,9 +120,9 @@ class Images:
                     data.append({"url": base_url + FILES + await self.files.keep(image, kind)})
                 else:
                     data.append({"b64_json": base64.b64encode(image).decode()})
-            entry = self.pipeline.catalogue.entry(route.model_id)
             steps = plan.steps or DEFAULT_STEPS.get(family.steps_field or "", 0)
-            each = image_neurons(route.model_id, entry.pricing if entry else None, plan.width, plan.height, steps)
+            pricing = self.pipeline.catalogue.pricing(route.model_id)
+            each = image_neurons(route.model_id, pricing, plan.width, plan.height, steps)
             exchange.neurons = each * count
             answer: dict[str, Any] = {"created": int(time.time()), "data": data}
             return Reply(answer, headers)

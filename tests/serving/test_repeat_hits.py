@@ -103,10 +103,7 @@ def test_a_revoked_key_is_refused_on_a_repeat(start_proxy: StartProxy, fake: Fak
     assert [chat(server, user).headers["x-proxy-cache"] for _ in range(3)] == ["miss", "hit", "hit"]
     assert served_early(server) == 1
     assert httpx.delete(server.url + "/admin/keys/leaving", headers=ADMIN).status_code == 200
-    deadline = time.monotonic() + 10  # the guard looks again at most a second later
-    while (reply := chat(server, user)).status_code == 200:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    reply = chat(server, user)  # revoked on this replica: its guard reads the keys again at once
     assert reply.status_code == 401 and reply.json()["error"]["code"] == "key_revoked"
 
 

@@ -6,12 +6,12 @@ and MeloTTS (base64 MP3 in JSON, or bytes)."""
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 
+from app.dialects.common import base64_field
 from app.errors import UpstreamError
 from app.media.transcripts import Timed, Transcript
 from app.models.media import AsrModel, SpeechModel
@@ -103,10 +103,4 @@ def speech_audio(body: bytes | None, result: Any, response_format: str) -> bytes
     """The audio, whether the model sent it as bytes or as base64 in JSON."""
     if body is not None:
         return body
-    encoded = result.get("audio") if isinstance(result, dict) else result if isinstance(result, str) else None
-    if not isinstance(encoded, str) or not encoded:
-        raise UpstreamError("Workers AI returned no audio.")
-    try:
-        return base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise UpstreamError("Workers AI returned audio that is not base64.") from None
+    return base64_field(result, "audio", "audio")

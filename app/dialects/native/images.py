@@ -4,12 +4,11 @@ multipart ones (FLUX.2); answered with `{"image": base64}` in the envelope or th
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 import orjson
 
-from app.errors import UpstreamError
+from app.dialects.common import base64_field
 from app.media.images import ImagePlan, SourceImage, image_type
 from app.media.multipart import Part, encode
 from app.models.media import ImageModel
@@ -56,13 +55,5 @@ def parse_image(body: bytes | None, result: Any, content_type: str) -> tuple[byt
     """The image and its content type, whichever way the model sent it."""
     if body is not None:
         return body, image_type(body, content_type)
-    encoded = result.get("image") if isinstance(result, dict) else result if isinstance(result, str) else None
-    if not isinstance(encoded, str) or not encoded:
-        raise UpstreamError("Workers AI returned no image.")
-    if encoded.startswith("data:"):
-        encoded = encoded.partition(",")[2]
-    try:
-        data = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise UpstreamError("Workers AI returned an image that is not base64.") from None
+    data = base64_field(result, "image", "an image")
     return data, image_type(data, "image/png")
